@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Finds (or installs) libtorch 2.9.0 for burn-tch and runs a command with the environment that
+# building and running `--features tch` needs.
+#
+#   scripts/tch-env.sh smoke            build --features tch and run the tch-cpu smoke test
+#   scripts/tch-env.sh run CMD ARGS...  run CMD with LIBTORCH_USE_PYTORCH / LD_LIBRARY_PATH set
+#
+# libtorch comes from $LIBTORCH if set, else from a venv with torch==2.9.0 at $OFHNET_TORCH_VENV
+# (default ~/.cache/ofhnet/torch-venv), created with pip when missing (about 7 GB, 3 minutes).
+# Exits 3 when no libtorch can be had, so callers can report a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${OFHNET_CI_SKIP_TCH:-0}" = "1" ]; then
+  echo "OFHNET_CI_SKIP_TCH=1"
+  exit 3
+fi
+
+if [ -n "${LIBTORCH:-}" ]; then
+  export LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+else
+  venv="${OFHNET_TORCH_VENV:-$HOME/.cache/ofhnet/torch-venv}"
+  if ! "$venv/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.startswith("2.9.0") else 1)' 2>/dev/null; then
+    echo "installing torch==2.9.0 into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q torch==2.9.0 || {
+      echo "could not install torch==2.9.0"
+      exit 3
+    }
+  fi
+  export PATH="$venv/bin:$PATH"
+  export LIBTORCH_USE_PYTORCH=1
+  torch_lib=$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+  export LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
+fi
+
+case "${1:-smoke}" in
+  smoke)
+    cargo build --features tch
+    target/debug/ofhnet --device tch-cpu device
+    ;;
+  run)
+    shift
+    exec "$@"
+    ;;
+  *)
+    echo "usage: scripts/tch-env.sh smoke | run CMD ARGS..." >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,207 @@
+//! `ofhnet hallucinate`: a user's own faces through a trained OFHNet.
+//!
+//! Accepted inputs: a 16x16 (occluded) face, used as it is; a 128x128 face (the protocol's HR
+//! crop) or a 178x218 aligned CelebA-geometry face, brought to 16x16 per PROTOCOL.md (crop, then
+//! antialiased bicubic). A `--mask` or `--mask-image` then blacks out the hole; without one the
+//! input's exactly-black pixels are taken as the hole.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use image::{GrayImage, RgbImage};
+
+use crate::data::image_io::{load_rgb, save_png};
+use crate::data::protocol::{ALIGNED_HEIGHT, ALIGNED_WIDTH, Protocol};
+use crate::data::resize::{crop_hr, downscale, upscale};
+use crate::model::Ofhnet;
+
+/// `ofhnet hallucinate`
+#[derive(Debug, Args)]
+pub struct HallucinateArgs {
+    /// A model directory from `ofhnet train`.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// An image (PNG/JPEG) or a directory of images.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Output PNG (for one input) or directory (for a directory input).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A hole in 16x16 coordinates: x,y,w,h.
+    #[arg(long, conflicts_with = "mask_image")]
+    pub mask: Option<String>,
+    /// A 16x16 mask image: non-black pixels are the hole.
+    #[arg(long)]
+    pub mask_image: Option<PathBuf>,
+    /// Also write OUT-grid.png: input, inpainted LR, bicubic of the inpainted LR, output.
+    #[arg(long)]
+    pub grid: bool,
+}
+
+/// The accepted input sizes, for error messages.
+const ACCEPTED: &str =
+    "16x16 (an LR face), 128x128 (the protocol's HR crop) or 178x218 (a CelebA-aligned face)";
+
+/// Brings an input face to the protocol's 16x16.
+pub fn to_lr(image: &RgbImage, path: &Path) -> anyhow::Result<RgbImage> {
+    let protocol = Protocol::default();
+    match image.dimensions() {
+        (16, 16) => Ok(image.clone()),
+        (128, 128) => Ok(downscale(image, &protocol)),
+        (w, h) if (w, h) == (ALIGNED_WIDTH, ALIGNED_HEIGHT) => {
+            Ok(downscale(&crop_hr(image, &protocol)?, &protocol))
+        }
+        (w, h) => anyhow::bail!("{}: image is {w}x{h}; accepted: {ACCEPTED}", path.display()),
+    }
+}
+
+fn parse_mask(spec: &str) -> anyhow::Result<GrayImage> {
+    let v: Vec<u32> = spec
+        .split(',')
+        .map(|s| s.trim().parse::<u32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("--mask `{spec}`: expected x,y,w,h in 16x16 pixels"))?;
+    anyhow::ensure!(
+        v.len() == 4,
+        "--mask `{spec}`: expected four numbers x,y,w,h"
+    );
+    let (x, y, w, h) = (v[0], v[1], v[2], v[3]);
+    anyhow::ensure!(
+        w > 0 && h > 0 && x + w <= 16 && y + h <= 16,
+        "--mask `{spec}`: the rectangle must be non-empty and lie inside the 16x16 face"
+    );
+    Ok(GrayImage::from_fn(16, 16, |px, py| {
+        image::Luma([if px >= x && px < x + w && py >= y && py < y + h {
+            255
+        } else {
+            0
+        }])
+    }))
+}
+
+fn apply_mask(lr: &mut RgbImage, mask: &GrayImage) {
+    for (x, y, p) in mask.enumerate_pixels() {
+        if p.0[0] > 0 {
+            lr.put_pixel(x, y, image::Rgb([0, 0, 0]));
+        }
+    }
+}
+
+fn nearest(img: &RgbImage, size: u32) -> RgbImage {
+    image::imageops::resize(img, size, size, image::imageops::FilterType::Nearest)
+}
+
+/// The side-by-side grid: occluded input, inpainted LR (both x8 nearest), bicubic, output.
+pub fn grid_row(occluded: &RgbImage, inpainted: &RgbImage, output: &RgbImage) -> RgbImage {
+    let size = output.width();
+    let tiles = [
+        nearest(occluded, size),
+        nearest(inpainted, size),
+        upscale(inpainted, size, -0.5),
+        output.clone(),
+    ];
+    let gap = 4;
+    let mut out = RgbImage::from_pixel(
+        4 * size + 5 * gap,
+        size + 2 * gap,
+        image::Rgb([255, 255, 255]),
+    );
+    for (i, t) in tiles.iter().enumerate() {
+        image::imageops::replace(
+            &mut out,
+            t,
+            (gap + i as u32 * (size + gap)) as i64,
+            gap as i64,
+        );
+    }
+    out
+}
+
+/// Runs `ofhnet hallucinate`.
+pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> anyhow::Result<()> {
+    let device = device_spec.to_device()?;
+    let model = Ofhnet::load(&args.model, &device)?;
+    let mask = match (&args.mask, &args.mask_image) {
+        (Some(spec), _) => Some(parse_mask(spec)?),
+        (None, Some(path)) => {
+            let m = image::open(path)
+                .with_context(|| format!("reading the mask {}", path.display()))?
+                .into_luma8();
+            anyhow::ensure!(
+                m.dimensions() == (16, 16),
+                "{}: the mask is {}x{}, expected 16x16",
+                path.display(),
+                m.width(),
+                m.height()
+            );
+            Some(m)
+        }
+        (None, None) => None,
+    };
+    let (inputs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = if args.input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&args.input)
+            .with_context(|| format!("listing {}", args.input.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                    matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
+                })
+            })
+            .collect();
+        files.sort();
+        anyhow::ensure!(
+            !files.is_empty(),
+            "{}: no PNG or JPEG images",
+            args.input.display()
+        );
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("creating {}", args.out.display()))?;
+        let outs = files
+            .iter()
+            .map(|f| {
+                let stem = f.file_stem().unwrap_or_default().to_string_lossy();
+                args.out.join(format!("{stem}.png"))
+            })
+            .collect();
+        (files, outs)
+    } else {
+        (vec![args.input.clone()], vec![args.out.clone()])
+    };
+    let mut grids = Vec::new();
+    for (input, output) in inputs.iter().zip(&outputs) {
+        let image = load_rgb(input)?;
+        let mut lr = to_lr(&image, input)?;
+        if let Some(m) = &mask {
+            apply_mask(&mut lr, m);
+        }
+        let result = model
+            .hallucinate(&[&lr])
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
+        save_png(&result.output, output)?;
+        if args.grid {
+            grids.push(grid_row(&lr, &result.inpainted, &result.output));
+        }
+    }
+    if args.grid && !grids.is_empty() {
+        let (w, h) = grids[0].dimensions();
+        let mut sheet = RgbImage::new(w, h * grids.len() as u32);
+        for (i, g) in grids.iter().enumerate() {
+            image::imageops::replace(&mut sheet, g, 0, (i as u32 * h) as i64);
+        }
+        let path = if args.input.is_dir() {
+            args.out.join("grid.png")
+        } else {
+            let stem = args.out.file_stem().unwrap_or_default().to_string_lossy();
+            args.out.with_file_name(format!("{stem}-grid.png"))
+        };
+        save_png(&sheet, &path)?;
+        println!(
+            "grid (input | inpainted LR | bicubic | OFHNet) in {}",
+            path.display()
+        );
+    }
+    println!("wrote {} face(s) to {}", outputs.len(), args.out.display());
+    Ok(())
+}

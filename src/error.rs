@@ -1,0 +1,117 @@
+//! The library's error type. Every variant that comes from user input names the file, line or
+//! field at fault, so the binary can print it as it is.
+
+use std::path::PathBuf;
+
+/// Errors returned by the ofhnet library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An image file could not be decoded or encoded.
+    #[error("{path}: not a readable image ({message})")]
+    Image { path: PathBuf, message: String },
+
+    /// An image has the wrong size for what it is used as.
+    #[error("{path}: image is {found_w}x{found_h}, expected {expected}")]
+    ImageSize {
+        path: PathBuf,
+        found_w: u32,
+        found_h: u32,
+        expected: String,
+    },
+
+    /// A text file (annotation list, CSV, YAML) has a malformed line.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+
+    /// An annotation that an image needs is missing.
+    #[error("{path}: no row for `{name}`")]
+    MissingRow { path: PathBuf, name: String },
+
+    /// A `--device` names a backend that this binary was built without.
+    #[error(
+        "device `{device}` needs the `{backend}` backend, which this binary was built without; \
+         rebuild with `cargo build --release --features {feature}`"
+    )]
+    BackendNotCompiled {
+        device: String,
+        backend: &'static str,
+        feature: &'static str,
+    },
+
+    /// A `--device` string that is not understood.
+    #[error("unknown device `{0}`; expected one of: cpu, flex, tch-cpu, tch-cuda[:N], cuda[:N]")]
+    UnknownDevice(String),
+
+    /// A command-line or configuration value that is out of range or malformed.
+    #[error("invalid {field}: {message}")]
+    InvalidValue { field: String, message: String },
+
+    /// An output path exists and would be overwritten.
+    #[error("{0}: already exists; pass --force to replace it")]
+    OutputExists(PathBuf),
+
+    /// Two inputs that must agree do not.
+    #[error("{0}")]
+    Mismatch(String),
+
+    /// A loss became NaN or infinite during training.
+    #[error(
+        "{stage}: the {term} loss is {value} at step {step}; lower the learning rate or check \
+         the data (the last checkpoint is kept)"
+    )]
+    NonFiniteLoss {
+        stage: String,
+        term: String,
+        step: usize,
+        value: f64,
+    },
+
+    /// Saving or loading network weights or optimiser state failed.
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+
+    /// A prepared dataset is malformed or of an unknown format version.
+    #[error("{path}: {message}")]
+    Dataset { path: PathBuf, message: String },
+}
+
+/// Shorthand for results of the ofhnet library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An [`Error::InvalidValue`] for the named field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidValue {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Image`] for `path`.
+    pub fn image(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Image {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}

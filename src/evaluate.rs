@@ -1,0 +1,253 @@
+//! Scoring a model the way the paper does (PROTOCOL "Metrics"): every test face is occluded by
+//! the chosen protocol, run through the method, rounded to u8 and compared with its HR ground
+//! truth: PSNR and SSIM (RGB and Y), and, with an evaluation landmark detector, the 68-point
+//! NRMSE and the parsing-map IoU between the points detected on the output and on the ground
+//! truth.
+//!
+//! The same function serves `ofhnet evaluate` and the harness.
+
+use std::io::Write;
+use std::path::Path;
+
+use burn::tensor::Device;
+use image::RgbImage;
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::data::dataset::Split;
+use crate::data::landmarks::Landmarks68;
+use crate::data::occlusion::OcclusionProtocol;
+use crate::data::resize::upscale;
+use crate::metrics::landmarks::nrmse;
+use crate::metrics::parsing::{mean_iou, parsing_map};
+use crate::metrics::psnr_ssim::image_metrics;
+use crate::model::Ofhnet;
+use crate::nets::landmark::LandmarkNet;
+use crate::train::tensors::images_to_tensor;
+use crate::{Error, Result};
+
+/// The scores of one method on one test face.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub name: String,
+    pub method: String,
+    pub occlusion: String,
+    pub psnr: f64,
+    pub ssim: f64,
+    pub psnr_y: f64,
+    pub ssim_y: f64,
+    /// Landmark NRMSE (x100), when an evaluation detector was given.
+    pub nrmse: Option<f64>,
+    /// Mean parsing IoU, when an evaluation detector was given.
+    pub iou: Option<f64>,
+}
+
+/// Options of an evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    pub occlusion: OcclusionProtocol,
+    /// Seed mixed into the random protocol's per-image holes (PROTOCOL: 0).
+    pub occlusion_seed: u64,
+    pub batch_size: usize,
+    /// Evaluate only the first N faces.
+    pub limit: Option<usize>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        Self {
+            occlusion: OcclusionProtocol::Random,
+            occlusion_seed: 0,
+            batch_size: 32,
+            limit: None,
+        }
+    }
+}
+
+/// Method names as they appear in CSVs and reports.
+pub mod methods {
+    pub const OFHNET: &str = "ofhnet";
+    pub const IN_BICUBIC: &str = "in_bicubic";
+}
+
+/// The occluded LR faces of a split under a protocol.
+pub fn occluded_faces(split: &Split, options: &EvalOptions, idx: &[usize]) -> Vec<RgbImage> {
+    idx.iter()
+        .map(|&i| {
+            let lr = split.lr_image(i);
+            match options
+                .occlusion
+                .hole(&split.names[i], split.lr_size, options.occlusion_seed)
+            {
+                Some(h) => h.occlude(&lr),
+                None => lr,
+            }
+        })
+        .collect()
+}
+
+/// Scores one output against its ground truth.
+pub fn score(
+    name: &str,
+    method: &str,
+    occlusion: &OcclusionProtocol,
+    hr: &RgbImage,
+    output: &RgbImage,
+    points: Option<(&Landmarks68, &Landmarks68)>,
+) -> Result<Scores> {
+    let m = image_metrics(hr, output)?;
+    let (nrmse_v, iou) = match points {
+        Some((gt, out)) => {
+            let iou = mean_iou(&parsing_map(gt)?, &parsing_map(out)?)?;
+            (Some(nrmse(gt, out)?), Some(iou))
+        }
+        None => (None, None),
+    };
+    Ok(Scores {
+        name: name.to_string(),
+        method: method.to_string(),
+        occlusion: occlusion.to_string(),
+        psnr: m.psnr,
+        ssim: m.ssim,
+        psnr_y: m.psnr_y,
+        ssim_y: m.ssim_y,
+        nrmse: nrmse_v,
+        iou,
+    })
+}
+
+fn detect(detector: &LandmarkNet, faces: &[RgbImage], device: &Device) -> Vec<Landmarks68> {
+    let refs: Vec<&RgbImage> = faces.iter().collect();
+    detector.points(images_to_tensor(&refs, device))
+}
+
+/// Evaluates OFHNet and, behind the same InpaintNet outputs, IN+bicubic.
+pub fn evaluate_ofhnet(
+    model: &Ofhnet,
+    split: &Split,
+    detector: Option<&LandmarkNet>,
+    options: &EvalOptions,
+    bar: &ProgressBar,
+) -> Result<Vec<Scores>> {
+    let n = options.limit.unwrap_or(split.len()).min(split.len());
+    if n == 0 {
+        return Err(Error::invalid(
+            "data",
+            format!("the `{}` split is empty", split.name),
+        ));
+    }
+    bar.set_length(n as u64);
+    let mut rows = Vec::with_capacity(2 * n);
+    let all: Vec<usize> = (0..n).collect();
+    for idx in all.chunks(options.batch_size.max(1)) {
+        let occluded = occluded_faces(split, options, idx);
+        let refs: Vec<&RgbImage> = occluded.iter().collect();
+        let outs = model.hallucinate(&refs);
+        let hrs: Vec<RgbImage> = idx.iter().map(|&i| split.hr_image(i)).collect();
+        let ofh: Vec<RgbImage> = outs.iter().map(|h| h.output.clone()).collect();
+        let bic: Vec<RgbImage> = outs
+            .iter()
+            .map(|h| upscale(&h.inpainted, split.hr_size, -0.5))
+            .collect();
+        let (gt_pts, ofh_pts, bic_pts) = match detector {
+            Some(d) => (
+                Some(detect(d, &hrs, &model.device)),
+                Some(detect(d, &ofh, &model.device)),
+                Some(detect(d, &bic, &model.device)),
+            ),
+            None => (None, None, None),
+        };
+        for (k, &i) in idx.iter().enumerate() {
+            let name = &split.names[i];
+            for (method, out, pts) in [
+                (methods::OFHNET, &ofh[k], &ofh_pts),
+                (methods::IN_BICUBIC, &bic[k], &bic_pts),
+            ] {
+                let points = match (&gt_pts, pts) {
+                    (Some(g), Some(p)) => Some((&g[k], &p[k])),
+                    _ => None,
+                };
+                rows.push(score(
+                    name,
+                    method,
+                    &options.occlusion,
+                    &hrs[k],
+                    out,
+                    points,
+                )?);
+            }
+        }
+        bar.inc(idx.len() as u64);
+    }
+    Ok(rows)
+}
+
+/// Writes per-image scores as CSV.
+pub fn write_csv(path: &Path, rows: &[Scores]) -> Result<()> {
+    let mut out = String::from("name,method,occlusion,psnr,ssim,psnr_y,ssim_y,nrmse,iou\n");
+    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            r.name,
+            r.method,
+            r.occlusion,
+            r.psnr,
+            r.ssim,
+            r.psnr_y,
+            r.ssim_y,
+            opt(r.nrmse),
+            opt(r.iou)
+        ));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(out.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// The mean scores of one method.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MethodMeans {
+    pub method: String,
+    pub images: usize,
+    pub psnr: f64,
+    pub ssim: f64,
+    pub psnr_y: f64,
+    pub ssim_y: f64,
+    pub nrmse: Option<f64>,
+    pub iou: Option<f64>,
+}
+
+/// Mean of each metric per method, in first-seen method order.
+pub fn means(rows: &[Scores]) -> Vec<MethodMeans> {
+    let mut methods: Vec<String> = Vec::new();
+    for r in rows {
+        if !methods.contains(&r.method) {
+            methods.push(r.method.clone());
+        }
+    }
+    methods
+        .into_iter()
+        .map(|m| {
+            let sel: Vec<&Scores> = rows.iter().filter(|r| r.method == m).collect();
+            let k = sel.len().max(1) as f64;
+            let mean = |f: &dyn Fn(&Scores) -> f64| sel.iter().map(|r| f(r)).sum::<f64>() / k;
+            let opt_mean = |f: &dyn Fn(&Scores) -> Option<f64>| {
+                let v: Vec<f64> = sel.iter().filter_map(|r| f(r)).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            MethodMeans {
+                images: sel.len(),
+                psnr: mean(&|r| r.psnr),
+                ssim: mean(&|r| r.ssim),
+                psnr_y: mean(&|r| r.psnr_y),
+                ssim_y: mean(&|r| r.ssim_y),
+                nrmse: opt_mean(&|r| r.nrmse),
+                iou: opt_mean(&|r| r.iou),
+                method: m,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,140 @@
+//! Bootstrap confidence intervals for the mean of per-image values, as `shared/PROTOCOL.md`
+//! ("Significance") asks: every comparison of two methods reports the mean per-image difference
+//! with a 95% paired bootstrap interval (10,000 resamples, fixed seed).
+//!
+//! The method is Efron's percentile bootstrap: draw `n` indices uniformly with replacement,
+//! take the mean of the values at them, repeat `resamples` times; the interval is the
+//! `(1 - level) / 2` and `(1 + level) / 2` quantiles of those means, interpolated linearly
+//! between order statistics (numpy's default `percentile` method). A paired comparison resamples
+//! images, not values: the same indices pick both methods' values, which is the bootstrap of the
+//! per-image differences `a - b`. Indices come from `ChaCha8Rng::seed_from_u64(seed)`, so a run
+//! is reproducible on every platform.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{Error, Result};
+
+/// Resamples drawn by default.
+pub const DEFAULT_RESAMPLES: usize = 10_000;
+/// Coverage of the default interval.
+pub const DEFAULT_LEVEL: f64 = 0.95;
+/// The default seed of the resampling generator.
+pub const DEFAULT_SEED: u64 = 2017;
+
+/// How a bootstrap interval is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BootstrapConfig {
+    /// Number of resamples (at least 1).
+    pub resamples: usize,
+    /// Coverage of the interval, in (0, 1).
+    pub level: f64,
+    /// Seed of the ChaCha8 generator that draws the resamples.
+    pub seed: u64,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        Self {
+            resamples: DEFAULT_RESAMPLES,
+            level: DEFAULT_LEVEL,
+            seed: DEFAULT_SEED,
+        }
+    }
+}
+
+/// A mean with its bootstrap interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BootstrapInterval {
+    /// The mean of the values (of the differences, for a paired interval).
+    pub mean: f64,
+    /// Lower end of the percentile interval.
+    pub lower: f64,
+    /// Upper end of the percentile interval.
+    pub upper: f64,
+    /// Number of values (of pairs).
+    pub n: usize,
+}
+
+/// The mean per-image difference `a[i] - b[i]` with its paired bootstrap interval.
+///
+/// Fails with [`Error::Mismatch`] when the lengths differ and with [`Error::InvalidValue`] on
+/// empty input, a non-finite value (named by side and index) or a bad configuration.
+pub fn paired_bootstrap(
+    a: &[f64],
+    b: &[f64],
+    config: &BootstrapConfig,
+) -> Result<BootstrapInterval> {
+    if a.len() != b.len() {
+        return Err(Error::Mismatch(format!(
+            "paired bootstrap: method a has {} values and method b has {}; pairs need one of each \
+             per image",
+            a.len(),
+            b.len()
+        )));
+    }
+    check_values(a, "paired bootstrap values of method a")?;
+    check_values(b, "paired bootstrap values of method b")?;
+    let differences: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    check_values(&differences, "paired bootstrap differences a - b")?;
+    bootstrap_checked(&differences, config)
+}
+
+/// The mean of `values` with its bootstrap interval.
+///
+/// Fails with [`Error::InvalidValue`] on empty input, a non-finite value (named by index) or a
+/// bad configuration.
+pub fn bootstrap_mean(values: &[f64], config: &BootstrapConfig) -> Result<BootstrapInterval> {
+    check_values(values, "bootstrap values")?;
+    bootstrap_checked(values, config)
+}
+
+fn check_values(values: &[f64], what: &str) -> Result<()> {
+    if values.is_empty() {
+        return Err(Error::invalid(what, "no values; a mean needs at least one"));
+    }
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::invalid(
+            what,
+            format!(
+                "value {i} (0-based) is {}; only finite values have a mean (an infinite PSNR \
+                 means identical images)",
+                values[i]
+            ),
+        )),
+    }
+}
+
+fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<BootstrapInterval> {
+    if config.resamples == 0 {
+        return Err(Error::invalid("bootstrap resamples", "must be at least 1"));
+    }
+    if !(config.level > 0.0 && config.level < 1.0) {
+        return Err(Error::invalid(
+            "bootstrap level",
+            format!("must lie strictly between 0 and 1, got {}", config.level),
+        ));
+    }
+    let n = values.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut means: Vec<f64> = (0..config.resamples)
+        .map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let tail = (1.0 - config.level) / 2.0;
+    Ok(BootstrapInterval {
+        mean: values.iter().sum::<f64>() / n as f64,
+        lower: quantile_sorted(&means, tail),
+        upper: quantile_sorted(&means, 1.0 - tail),
+        n,
+    })
+}
+
+/// The `q` quantile of sorted, non-empty `sorted`, linearly interpolated (numpy's "linear").
+fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}

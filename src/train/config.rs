@@ -1,0 +1,340 @@
+//! The training configuration of OFHNet: networks, loss blocks and the two stages. Parsed from
+//! YAML or JSON into these structs (unknown keys are rejected) and converted into burn configs.
+//! The harness's experiment files embed the same structs.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::nets::discriminator::DiscriminatorConfig;
+use crate::nets::inpaint::InpaintNetConfig;
+use crate::nets::upsample::{UpsampleNetConfig, presets};
+use crate::{Error, Result};
+
+/// Network-size presets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// For tests and CI smoke runs: seconds on a CPU.
+    Tiny,
+    /// One epoch of celeba6k's train split in about 30 minutes on 2 CPU cores.
+    #[default]
+    Cpu,
+    /// The paper's widths, for a GPU.
+    Paper,
+}
+
+impl Preset {
+    fn upsample_widths(self) -> [usize; 3] {
+        match self {
+            Preset::Tiny => presets::TINY,
+            Preset::Cpu => presets::CPU,
+            Preset::Paper => presets::PAPER,
+        }
+    }
+
+    fn head_width(self) -> usize {
+        match self {
+            Preset::Tiny => 8,
+            Preset::Cpu => 16,
+            Preset::Paper => 64,
+        }
+    }
+
+    fn discriminator_widths(self) -> [usize; 6] {
+        match self {
+            Preset::Tiny => [4, 4, 8, 8, 8, 8],
+            Preset::Cpu => [8, 8, 16, 16, 32, 32],
+            Preset::Paper => [32, 32, 64, 64, 128, 128],
+        }
+    }
+}
+
+/// InpaintNet's widths (paper Sec. 3.1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InpaintSpec {
+    /// Encoder widths, strides 1, 1, 2, 2.
+    pub encoder: [usize; 4],
+    /// Decoder upsample-module widths.
+    pub decoder: [usize; 2],
+}
+
+impl Default for InpaintSpec {
+    fn default() -> Self {
+        Self {
+            encoder: [16, 32, 64, 64],
+            decoder: [64, 32],
+        }
+    }
+}
+
+/// UpsampleNet's widths; unset values come from the preset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpsampleSpec {
+    pub widths: Option<[usize; 3]>,
+    pub head_width: Option<usize>,
+}
+
+/// The discriminator's widths; unset values come from the preset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscriminatorSpec {
+    pub widths: Option<[usize; 6]>,
+}
+
+/// A loss block: its weight in Eq. 6.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossBlock {
+    pub weight: f64,
+}
+
+/// The semantic structure loss block (Eq. 5): its weight and the trained landmark network
+/// (a directory written by `ofhnet landmarks train`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemanticBlock {
+    pub weight: f64,
+    pub network: PathBuf,
+}
+
+/// The loss blocks. A block that is absent is off. When the whole `losses` key is absent the
+/// defaults hold: Eq. 1 and Eq. 2 at weight 1 and the adversarial loss at 0.001 (the semantic
+/// loss needs a trained landmark network, so it is on only when named).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossesSpec {
+    /// Eq. 1, stage 1.
+    #[serde(default)]
+    pub inpaint_l2: Option<LossBlock>,
+    /// Eq. 2, stage 2.
+    #[serde(default)]
+    pub l2: Option<LossBlock>,
+    /// Eqs. 3-4, stage 2.
+    #[serde(default)]
+    pub adversarial: Option<LossBlock>,
+    /// Eq. 5, stage 2.
+    #[serde(default)]
+    pub semantic: Option<SemanticBlock>,
+}
+
+impl Default for LossesSpec {
+    fn default() -> Self {
+        Self {
+            inpaint_l2: Some(LossBlock { weight: 1.0 }),
+            l2: Some(LossBlock { weight: 1.0 }),
+            adversarial: Some(LossBlock { weight: 1e-3 }),
+            semantic: None,
+        }
+    }
+}
+
+/// One training stage (paper Sec. 3.3: Adam).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StageSpec {
+    /// Optimiser steps; when unset, `epochs` passes over the training split.
+    pub steps: Option<usize>,
+    /// Passes over the training split (used when `steps` is unset).
+    pub epochs: f64,
+    pub batch_size: usize,
+    /// Adam's learning rate (the generator's in stage 2).
+    pub lr: f64,
+    /// The discriminator's learning rate in stage 2.
+    pub lr_discriminator: f64,
+    /// Write a checkpoint every this many steps (and at the end).
+    pub checkpoint_every: usize,
+    /// Log the loss terms every this many steps.
+    pub log_every: usize,
+}
+
+impl Default for StageSpec {
+    fn default() -> Self {
+        Self {
+            steps: None,
+            epochs: 1.0,
+            batch_size: 16,
+            lr: 1e-3,
+            lr_discriminator: 1e-4,
+            checkpoint_every: 100,
+            log_every: 10,
+        }
+    }
+}
+
+impl StageSpec {
+    /// The number of optimiser steps for a split of `n` images.
+    pub fn total_steps(&self, n: usize) -> usize {
+        match self.steps {
+            Some(s) => s,
+            None => {
+                let per_epoch = (n / self.batch_size.max(1)).max(1);
+                ((per_epoch as f64) * self.epochs).ceil().max(1.0) as usize
+            }
+        }
+    }
+}
+
+/// The whole OFHNet training configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfhnetConfig {
+    pub preset: Preset,
+    pub seed: u64,
+    pub inpaint: InpaintSpec,
+    pub upsample: UpsampleSpec,
+    pub discriminator: DiscriminatorSpec,
+    pub losses: LossesSpec,
+    /// Stage 1: InpaintNet with Eq. 1.
+    pub stage1: StageSpec,
+    /// Stage 2: UpsampleNet and the discriminator with Eq. 6.
+    pub stage2: StageSpec,
+    /// Feed UpsampleNet the input's known pixels and InpaintNet's pixels only inside the hole
+    /// (instead of InpaintNet's whole output).
+    pub composite: bool,
+}
+
+impl Default for OfhnetConfig {
+    fn default() -> Self {
+        Self {
+            preset: Preset::Cpu,
+            seed: 0,
+            inpaint: InpaintSpec::default(),
+            upsample: UpsampleSpec::default(),
+            discriminator: DiscriminatorSpec::default(),
+            losses: LossesSpec::default(),
+            stage1: StageSpec {
+                batch_size: 64,
+                ..StageSpec::default()
+            },
+            stage2: StageSpec::default(),
+            composite: true,
+        }
+    }
+}
+
+impl OfhnetConfig {
+    /// The defaults of a preset.
+    pub fn for_preset(preset: Preset) -> Self {
+        Self {
+            preset,
+            ..Self::default()
+        }
+    }
+
+    /// Fills every preset-dependent value, so the saved configuration says exactly what ran.
+    pub fn resolved(&self) -> Self {
+        let mut c = self.clone();
+        c.upsample.widths = Some(c.upsample.widths.unwrap_or(c.preset.upsample_widths()));
+        c.upsample.head_width = Some(c.upsample.head_width.unwrap_or(c.preset.head_width()));
+        c.discriminator.widths = Some(
+            c.discriminator
+                .widths
+                .unwrap_or(c.preset.discriminator_widths()),
+        );
+        c
+    }
+
+    /// Checks values that serde cannot, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |field: &str, v: usize| {
+            if v == 0 {
+                Err(Error::invalid(field, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        for (name, s) in [("stage1", &self.stage1), ("stage2", &self.stage2)] {
+            positive(&format!("{name}.batch_size"), s.batch_size)?;
+            positive(&format!("{name}.checkpoint_every"), s.checkpoint_every)?;
+            positive(&format!("{name}.log_every"), s.log_every)?;
+            if !(s.lr.is_finite() && s.lr > 0.0) {
+                return Err(Error::invalid(
+                    format!("{name}.lr"),
+                    "must be a positive number",
+                ));
+            }
+            if !(s.epochs.is_finite() && s.epochs > 0.0) {
+                return Err(Error::invalid(
+                    format!("{name}.epochs"),
+                    "must be a positive number",
+                ));
+            }
+        }
+        let widths = self
+            .inpaint
+            .encoder
+            .iter()
+            .chain(&self.inpaint.decoder)
+            .chain(self.upsample.widths.iter().flatten())
+            .chain(self.discriminator.widths.iter().flatten());
+        if widths.into_iter().any(|w| *w == 0) {
+            return Err(Error::invalid("widths", "every width must be at least 1"));
+        }
+        let weights = [
+            (
+                "losses.inpaint_l2.weight",
+                self.losses.inpaint_l2.as_ref().map(|b| b.weight),
+            ),
+            (
+                "losses.l2.weight",
+                self.losses.l2.as_ref().map(|b| b.weight),
+            ),
+            (
+                "losses.adversarial.weight",
+                self.losses.adversarial.as_ref().map(|b| b.weight),
+            ),
+            (
+                "losses.semantic.weight",
+                self.losses.semantic.as_ref().map(|b| b.weight),
+            ),
+        ];
+        for (field, w) in weights {
+            if let Some(w) = w
+                && !(w.is_finite() && w >= 0.0)
+            {
+                return Err(Error::invalid(field, "must be a non-negative number"));
+            }
+        }
+        if self.losses.inpaint_l2.is_none() {
+            return Err(Error::invalid(
+                "losses.inpaint_l2",
+                "stage 1 needs its L2 loss (Eq. 1); give it a weight",
+            ));
+        }
+        if self.losses.l2.is_none()
+            && self.losses.adversarial.is_none()
+            && self.losses.semantic.is_none()
+        {
+            return Err(Error::invalid(
+                "losses",
+                "stage 2 needs at least one of l2, adversarial, semantic",
+            ));
+        }
+        Ok(())
+    }
+
+    /// burn's InpaintNet configuration.
+    pub fn inpaint_config(&self) -> InpaintNetConfig {
+        InpaintNetConfig::new()
+            .with_encoder(self.inpaint.encoder)
+            .with_decoder(self.inpaint.decoder)
+    }
+
+    /// burn's UpsampleNet configuration.
+    pub fn upsample_config(&self) -> UpsampleNetConfig {
+        let r = self.resolved();
+        UpsampleNetConfig::new()
+            .with_widths(r.upsample.widths.unwrap_or(presets::CPU))
+            .with_head_width(r.upsample.head_width.unwrap_or(16))
+    }
+
+    /// burn's discriminator configuration.
+    pub fn discriminator_config(&self) -> DiscriminatorConfig {
+        let r = self.resolved();
+        DiscriminatorConfig::new()
+            .with_widths(r.discriminator.widths.unwrap_or([8, 8, 16, 16, 32, 32]))
+    }
+}

@@ -1,0 +1,586 @@
+//! OFHNet's two-stage training (paper Sec. 3.3): stage 1 trains InpaintNet with Eq. 1; stage 2
+//! trains UpsampleNet with the discriminator on stage 1's (frozen) outputs with Eq. 6. Adam for
+//! every network; GAN training is a custom loop with two optimisers, as in burn's wgan example.
+//!
+//! A model directory holds:
+//! ```text
+//! config.json            the resolved OfhnetConfig
+//! inpaint.bpk            InpaintNet after stage 1
+//! upsample.bpk           UpsampleNet after stage 2
+//! discriminator.bpk      the discriminator after stage 2
+//! train_log.csv          stage,step,term,value
+//! stage1/checkpoint/     model + optimiser + state.json, written atomically
+//! stage2/checkpoint/
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Tensor};
+use indicatif::ProgressBar;
+
+use super::checkpoint::{
+    CheckpointDir, CheckpointState, load_module, read_json, save_module, write_json,
+};
+use super::config::OfhnetConfig;
+use super::log::TrainLog;
+use super::sampler::Sampler;
+use super::tensors::raw_to_tensor;
+use crate::data::dataset::Split;
+use crate::losses;
+use crate::nets::discriminator::Discriminator;
+use crate::nets::inpaint::InpaintNet;
+use crate::nets::landmark::LandmarkNet;
+use crate::nets::upsample::UpsampleNet;
+use crate::{Error, Result};
+
+/// File names inside a model directory.
+pub mod files {
+    pub const CONFIG: &str = "config.json";
+    pub const INPAINT: &str = "inpaint.bpk";
+    pub const UPSAMPLE: &str = "upsample.bpk";
+    pub const DISCRIMINATOR: &str = "discriminator.bpk";
+    pub const LOG: &str = "train_log.csv";
+}
+
+/// Options of [`train`] that are not part of the model's configuration.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// The model directory.
+    pub out: PathBuf,
+    /// Continue from the last checkpoints in `out` (and from finished stages).
+    pub resume: bool,
+    /// Take stage 1's InpaintNet from this file instead of training it (stage-1 reuse).
+    pub inpaint_from: Option<PathBuf>,
+    /// Stop after this many steps of the current stage (for tests of resumption); the run is
+    /// then incomplete and `--resume` continues it.
+    pub stop_after: Option<usize>,
+}
+
+/// What one stage did.
+#[derive(Clone, Debug, Default)]
+pub struct StageReport {
+    pub steps_run: usize,
+    pub total_steps: usize,
+    pub images_per_s: f64,
+    /// Mean of each logged term over the last logged window.
+    pub last_terms: Vec<(String, f64)>,
+    /// Whether the stage was already complete (or reused) and nothing ran.
+    pub skipped: bool,
+    /// Whether the stage reached its last step.
+    pub finished: bool,
+}
+
+/// What [`train`] did.
+#[derive(Clone, Debug, Default)]
+pub struct TrainReport {
+    pub stage1: StageReport,
+    pub stage2: StageReport,
+}
+
+/// Trains OFHNet on a prepared training split.
+pub fn train(
+    config: &OfhnetConfig,
+    split: &Split,
+    options: &TrainOptions,
+    device: &Device,
+    bar: &ProgressBar,
+) -> Result<TrainReport> {
+    config.validate()?;
+    let config = config.resolved();
+    if split.is_empty() {
+        return Err(Error::invalid(
+            "data",
+            format!("the `{}` split is empty", split.name),
+        ));
+    }
+    let out = &options.out;
+    prepare_model_dir(&config, out, options.resume)?;
+    let log = TrainLog::open(&out.join(files::LOG))?;
+
+    let inpaint_path = out.join(files::INPAINT);
+    let stage1 = if let Some(from) = &options.inpaint_from {
+        let net = load_module(config.inpaint_config().init(device), from)?;
+        save_module(&net, &inpaint_path)?;
+        StageReport {
+            skipped: true,
+            finished: true,
+            ..StageReport::default()
+        }
+    } else if inpaint_path.exists() {
+        StageReport {
+            skipped: true,
+            finished: true,
+            ..StageReport::default()
+        }
+    } else {
+        let r = train_stage1(&config, split, out, &log, device, options, bar)?;
+        if !r.finished {
+            return Ok(TrainReport {
+                stage1: r,
+                stage2: StageReport::default(),
+            });
+        }
+        r
+    };
+    let stage2 = if out.join(files::UPSAMPLE).exists() {
+        StageReport {
+            skipped: true,
+            finished: true,
+            ..StageReport::default()
+        }
+    } else {
+        train_stage2(&config, split, out, &log, device, options, bar)?
+    };
+    Ok(TrainReport { stage1, stage2 })
+}
+
+/// Creates the model directory or checks that it belongs to this configuration.
+fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<()> {
+    let path = out.join(files::CONFIG);
+    if path.exists() {
+        if !resume {
+            return Err(Error::OutputExists(out.to_path_buf())).map_err(|_| {
+                Error::invalid(
+                    "--out",
+                    format!(
+                        "{} already holds a model; pass --resume to continue it, or choose \
+                         another directory",
+                        out.display()
+                    ),
+                )
+            });
+        }
+        let stored: OfhnetConfig = read_json(&path)?;
+        if stored != *config {
+            return Err(Error::Mismatch(format!(
+                "{}: the stored configuration differs from this run's; resume with the same \
+                 configuration, or train into another directory",
+                path.display()
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    write_json(&path, config)
+}
+
+/// The LR faces of a batch, clean and with their training holes.
+fn lr_batch(split: &Split, sampler: &Sampler, step: usize, idx: &[usize]) -> (Vec<u8>, Vec<u8>) {
+    let n = (split.lr_size * split.lr_size * 3) as usize;
+    let mut clean = Vec::with_capacity(idx.len() * n);
+    let mut occluded = Vec::with_capacity(idx.len() * n);
+    for (k, &i) in idx.iter().enumerate() {
+        let img = split.lr_image(i);
+        clean.extend_from_slice(img.as_raw());
+        let hole = sampler.hole(step, k, split.lr_size);
+        occluded.extend_from_slice(hole.occlude(&img).as_raw());
+    }
+    (clean, occluded)
+}
+
+fn to_tensor(flat: &[u8], count: usize, size: u32, device: &Device) -> Tensor<4> {
+    let n = (size * size * 3) as usize;
+    let raws: Vec<&[u8]> = (0..count).map(|i| &flat[i * n..(i + 1) * n]).collect();
+    raw_to_tensor(&raws, size as usize, device)
+}
+
+/// The scalar value of a loss, or an error naming the term if it is not finite.
+fn finite(stage: &str, term: &str, step: usize, loss: &Tensor<1>) -> Result<f64> {
+    let v = loss.clone().into_scalar::<f32>() as f64;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Error::NonFiniteLoss {
+            stage: stage.into(),
+            term: term.into(),
+            step,
+            value: v,
+        })
+    }
+}
+
+/// Running means of the logged terms between two log rows.
+#[derive(Default)]
+struct Window {
+    sums: Vec<(String, f64)>,
+    count: usize,
+}
+
+impl Window {
+    fn add(&mut self, terms: &[(&str, f64)]) {
+        if self.sums.is_empty() {
+            self.sums = terms.iter().map(|(t, _)| (t.to_string(), 0.0)).collect();
+        }
+        for ((_, s), (_, v)) in self.sums.iter_mut().zip(terms) {
+            *s += v;
+        }
+        self.count += 1;
+    }
+
+    fn means(&self) -> Vec<(String, f64)> {
+        let n = self.count.max(1) as f64;
+        self.sums.iter().map(|(t, s)| (t.clone(), s / n)).collect()
+    }
+
+    fn message(&self) -> String {
+        self.means()
+            .iter()
+            .map(|(t, v)| format!("{t} {v:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Shared bookkeeping of a stage loop.
+struct StageLoop<'a> {
+    name: &'static str,
+    log: &'a TrainLog,
+    bar: &'a ProgressBar,
+    window: Window,
+    last: Vec<(String, f64)>,
+    started: Instant,
+    images: usize,
+}
+
+impl<'a> StageLoop<'a> {
+    fn new(
+        name: &'static str,
+        log: &'a TrainLog,
+        bar: &'a ProgressBar,
+        start: usize,
+        total: usize,
+    ) -> Self {
+        bar.set_length(total as u64);
+        bar.set_position(start as u64);
+        bar.set_message(name);
+        Self {
+            name,
+            log,
+            bar,
+            window: Window::default(),
+            last: Vec::new(),
+            started: Instant::now(),
+            images: 0,
+        }
+    }
+
+    fn images_per_s(&self) -> f64 {
+        self.images as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+    }
+
+    fn after_step(
+        &mut self,
+        step: usize,
+        total: usize,
+        log_every: usize,
+        batch: usize,
+        terms: &[(&str, f64)],
+    ) -> Result<()> {
+        self.images += batch;
+        self.window.add(terms);
+        self.bar.set_position(step as u64 + 1);
+        if (step + 1).is_multiple_of(log_every) || step + 1 == total {
+            let mut rows: Vec<(&str, f64)> = Vec::new();
+            let means = self.window.means();
+            for (t, v) in &means {
+                rows.push((t.as_str(), *v));
+            }
+            let ips = self.images_per_s();
+            rows.push(("images_per_s", ips));
+            self.log.append(self.name, step + 1, &rows)?;
+            self.bar.set_message(format!(
+                "{} {} | {ips:.1} img/s",
+                self.name,
+                self.window.message()
+            ));
+            self.last = means;
+            self.window = Window::default();
+        }
+        Ok(())
+    }
+}
+
+fn train_stage1(
+    config: &OfhnetConfig,
+    split: &Split,
+    out: &Path,
+    log: &TrainLog,
+    device: &Device,
+    options: &TrainOptions,
+    bar: &ProgressBar,
+) -> Result<StageReport> {
+    let spec = &config.stage1;
+    let weight = config
+        .losses
+        .inpaint_l2
+        .as_ref()
+        .map(|b| b.weight)
+        .unwrap_or(1.0);
+    let ad = device.clone().autodiff();
+    ad.seed(config.seed);
+    let mut model: InpaintNet = config.inpaint_config().init(&ad);
+    let mut optim = AdamConfig::new().init();
+    let ckpt = CheckpointDir::new(out.join("stage1").join("checkpoint"));
+    let (start, elapsed0) = match ckpt.latest() {
+        Some(dir) => {
+            model = load_module(model, &dir.join("model.bpk"))?;
+            optim = optim
+                .load(dir.join("optim.bpk"))
+                .map_err(|e| Error::Checkpoint {
+                    path: dir.join("optim.bpk"),
+                    message: e.to_string(),
+                })?;
+            let state: CheckpointState = read_json(&dir.join("state.json"))?;
+            (state.step, state.elapsed_s)
+        }
+        None => (0, 0.0),
+    };
+    log.truncate_after("stage1", start)?;
+    let sampler = Sampler::new(split.len(), spec.batch_size, config.seed, 1);
+    let total = spec.total_steps(split.len());
+    let mut lp = StageLoop::new("stage1", log, bar, start, total);
+    let mut steps_run = 0;
+    for step in start..total {
+        if options.stop_after.is_some_and(|s| steps_run >= s) {
+            break;
+        }
+        let idx = sampler.batch(step);
+        let (clean, occluded) = lr_batch(split, &sampler, step, &idx);
+        let clean = to_tensor(&clean, idx.len(), split.lr_size, &ad);
+        let occluded = to_tensor(&occluded, idx.len(), split.lr_size, &ad);
+        let inpainted = model.forward(occluded); // [batch, 3, 16, 16]
+        let l2 = losses::inpainting_loss(inpainted, clean);
+        let v = finite("stage1", "inpaint_l2", step, &l2)?;
+        let loss = l2.mul_scalar(weight);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(spec.lr, model, grads);
+        lp.after_step(step, total, spec.log_every, idx.len(), &[("inpaint_l2", v)])?;
+        steps_run += 1;
+        if (step + 1).is_multiple_of(spec.checkpoint_every) || step + 1 == total {
+            let state = CheckpointState {
+                step: step + 1,
+                total_steps: total,
+                elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
+            };
+            ckpt.write(&state, |dir| {
+                save_module(&model, &dir.join("model.bpk"))?;
+                optim
+                    .save(dir.join("optim.bpk"))
+                    .map_err(|e| Error::Checkpoint {
+                        path: dir.join("optim.bpk"),
+                        message: e.to_string(),
+                    })
+            })?;
+        }
+    }
+    let finished = start + steps_run >= total;
+    if finished {
+        save_module(&model, &out.join(files::INPAINT))?;
+    }
+    Ok(StageReport {
+        steps_run,
+        total_steps: total,
+        images_per_s: lp.images_per_s(),
+        last_terms: lp.last,
+        skipped: false,
+        finished,
+    })
+}
+
+/// Feeds UpsampleNet the known pixels of the occluded input and InpaintNet's pixels inside the
+/// hole. Hole pixels are the exactly black ones (PROTOCOL sets occluded pixels to 0).
+pub fn composite(occluded: Tensor<4>, inpainted: Tensor<4>) -> Tensor<4> {
+    let mask = occluded.clone().sum_dim(1).lower_equal_elem(1e-6).float(); // [batch, 1, h, w], 1 inside the hole
+    let keep = mask.clone().neg().add_scalar(1.0);
+    occluded * keep + inpainted * mask
+}
+
+/// Runs a (frozen, inference-mode) InpaintNet and prepares UpsampleNet's input.
+pub fn inpaint_for_upsampling(
+    inpaint: &InpaintNet,
+    occluded: Tensor<4>,
+    composite_known: bool,
+) -> (Tensor<4>, Tensor<4>) {
+    let inpainted = inpaint.forward(occluded.clone());
+    let input = if composite_known {
+        composite(occluded, inpainted.clone())
+    } else {
+        inpainted.clone()
+    };
+    (inpainted, input)
+}
+
+/// Loads a trained landmark network for the semantic structure loss, frozen on the autodiff
+/// device: no gradients to its weights, BatchNorm in inference mode (no statistics updates).
+pub fn frozen_landmark_net(dir: &Path, ad: &Device) -> Result<LandmarkNet> {
+    let net = super::landmarks::load_landmark_net(dir, ad)?;
+    Ok(net.freeze())
+}
+
+fn train_stage2(
+    config: &OfhnetConfig,
+    split: &Split,
+    out: &Path,
+    log: &TrainLog,
+    device: &Device,
+    options: &TrainOptions,
+    bar: &ProgressBar,
+) -> Result<StageReport> {
+    let spec = &config.stage2;
+    let w_l2 = config.losses.l2.as_ref().map(|b| b.weight);
+    let w_adv = config.losses.adversarial.as_ref().map(|b| b.weight);
+    let w_ss = config.losses.semantic.as_ref().map(|b| b.weight);
+    let ad = device.clone().autodiff();
+    ad.seed(config.seed.wrapping_add(2));
+
+    let inpaint: InpaintNet = load_module(
+        config.inpaint_config().init(device),
+        &out.join(files::INPAINT),
+    )?
+    .valid();
+    let landmark = match &config.losses.semantic {
+        Some(block) => Some(frozen_landmark_net(&block.network, &ad)?),
+        None => None,
+    };
+    let mut generator: UpsampleNet = config.upsample_config().init(&ad);
+    let mut discriminator: Discriminator = config.discriminator_config().init(&ad);
+    let mut optim_g = AdamConfig::new().init();
+    let mut optim_d = AdamConfig::new().with_beta_1(0.5).init();
+
+    let ckpt = CheckpointDir::new(out.join("stage2").join("checkpoint"));
+    let (start, elapsed0) = match ckpt.latest() {
+        Some(dir) => {
+            generator = load_module(generator, &dir.join("generator.bpk"))?;
+            discriminator = load_module(discriminator, &dir.join("discriminator.bpk"))?;
+            let load_err = |p: PathBuf| {
+                move |e: burn::store::RecordError| Error::Checkpoint {
+                    path: p.clone(),
+                    message: e.to_string(),
+                }
+            };
+            optim_g = optim_g
+                .load(dir.join("optim_g.bpk"))
+                .map_err(load_err(dir.join("optim_g.bpk")))?;
+            optim_d = optim_d
+                .load(dir.join("optim_d.bpk"))
+                .map_err(load_err(dir.join("optim_d.bpk")))?;
+            let state: CheckpointState = read_json(&dir.join("state.json"))?;
+            (state.step, state.elapsed_s)
+        }
+        None => (0, 0.0),
+    };
+    log.truncate_after("stage2", start)?;
+    let sampler = Sampler::new(split.len(), spec.batch_size, config.seed, 2);
+    let total = spec.total_steps(split.len());
+    let mut lp = StageLoop::new("stage2", log, bar, start, total);
+    let hr_n = (split.hr_size * split.hr_size * 3) as usize;
+    let mut steps_run = 0;
+    for step in start..total {
+        if options.stop_after.is_some_and(|s| steps_run >= s) {
+            break;
+        }
+        let idx = sampler.batch(step);
+        let (_, occluded) = lr_batch(split, &sampler, step, &idx);
+        let occluded = to_tensor(&occluded, idx.len(), split.lr_size, device);
+        let (_, input) = inpaint_for_upsampling(&inpaint, occluded, config.composite);
+        let input = Tensor::<4>::from_data(input.into_data(), &ad); // [batch, 3, 16, 16]
+        let hr_raws: Vec<&[u8]> = idx
+            .iter()
+            .map(|&i| &split.hr[i * hr_n..(i + 1) * hr_n])
+            .collect();
+        let hr = raw_to_tensor(&hr_raws, split.hr_size as usize, &ad); // [batch, 3, 128, 128]
+
+        let fake = generator.forward(input); // [batch, 3, 128, 128]
+        let mut terms: Vec<(&str, f64)> = Vec::new();
+
+        // Discriminator step (Eq. 3) on detached fakes.
+        if w_adv.is_some() {
+            let real_logits = discriminator.forward(hr.clone());
+            let fake_logits = discriminator.forward(fake.clone().detach());
+            let d_loss = losses::discriminator_loss(real_logits, fake_logits);
+            terms.push((
+                "discriminator",
+                finite("stage2", "discriminator", step, &d_loss)?,
+            ));
+            let grads = GradientsParams::from_grads(d_loss.backward(), &discriminator);
+            discriminator = optim_d.step(spec.lr_discriminator, discriminator, grads);
+        }
+
+        // Generator step (Eq. 6).
+        let mut total_loss: Option<Tensor<1>> = None;
+        let mut add = |term: Tensor<1>, weight: f64| {
+            let t = term.mul_scalar(weight);
+            total_loss = Some(match total_loss.take() {
+                Some(acc) => acc + t,
+                None => t,
+            });
+        };
+        if let Some(w) = w_l2 {
+            let l2 = losses::upsampling_loss(fake.clone(), hr.clone());
+            terms.push(("l2", finite("stage2", "l2", step, &l2)?));
+            add(l2, w);
+        }
+        if let Some(w) = w_adv {
+            let adv = losses::generator_adversarial_loss(discriminator.forward(fake.clone()));
+            terms.push(("adversarial", finite("stage2", "adversarial", step, &adv)?));
+            add(adv, w);
+        }
+        if let (Some(w), Some(net)) = (w_ss, &landmark) {
+            let ss = losses::semantic_structure_loss(
+                net.forward(fake.clone()),
+                net.forward(hr.clone()).detach(),
+            );
+            terms.push(("semantic", finite("stage2", "semantic", step, &ss)?));
+            add(ss, w);
+        }
+        let Some(loss) = total_loss else {
+            return Err(Error::invalid("losses", "stage 2 has no loss term"));
+        };
+        terms.push(("total", finite("stage2", "total", step, &loss)?));
+        let grads = GradientsParams::from_grads(loss.backward(), &generator);
+        generator = optim_g.step(spec.lr, generator, grads);
+
+        lp.after_step(step, total, spec.log_every, idx.len(), &terms)?;
+        steps_run += 1;
+        if (step + 1).is_multiple_of(spec.checkpoint_every) || step + 1 == total {
+            let state = CheckpointState {
+                step: step + 1,
+                total_steps: total,
+                elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
+            };
+            ckpt.write(&state, |dir| {
+                save_module(&generator, &dir.join("generator.bpk"))?;
+                save_module(&discriminator, &dir.join("discriminator.bpk"))?;
+                let save_err = |p: PathBuf| {
+                    move |e: burn::store::RecordError| Error::Checkpoint {
+                        path: p.clone(),
+                        message: e.to_string(),
+                    }
+                };
+                optim_g
+                    .save(dir.join("optim_g.bpk"))
+                    .map_err(save_err(dir.join("optim_g.bpk")))?;
+                optim_d
+                    .save(dir.join("optim_d.bpk"))
+                    .map_err(save_err(dir.join("optim_d.bpk")))
+            })?;
+        }
+    }
+    let finished = start + steps_run >= total;
+    if finished {
+        save_module(&discriminator, &out.join(files::DISCRIMINATOR))?;
+        // UpsampleNet last: its presence marks the model as complete.
+        save_module(&generator, &out.join(files::UPSAMPLE))?;
+    }
+    Ok(StageReport {
+        steps_run,
+        total_steps: total,
+        images_per_s: lp.images_per_s(),
+        last_terms: lp.last,
+        skipped: false,
+        finished,
+    })
+}

@@ -1,0 +1,78 @@
+//! Helpers shared by the test modules.
+
+use std::path::Path;
+
+use image::RgbImage;
+
+/// Writes a tiny CelebA-layout root by hand: `n` images of 178x218 with a gradient whose values
+/// encode the image index, five- and 68-point rows, identities `i / 2` and partitions
+/// train/val/test by `i % 3` (so the test knows every expected value).
+pub fn write_mini_celeba(root: &Path, n: usize) {
+    let img_dir = root.join("img_align_celeba");
+    std::fs::create_dir_all(&img_dir).expect("create image dir");
+    let mut partition = String::new();
+    let mut identity = String::new();
+    let mut l5 = format!(
+        "{n}\nlefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y\n"
+    );
+    let header68: Vec<String> = (1..=68).map(|i| format!("x{i} y{i}")).collect();
+    let mut l68 = format!("{n}\n{}\n", header68.join(" "));
+    for i in 0..n {
+        let name = format!("{:06}.jpg", i + 1);
+        let img = RgbImage::from_fn(178, 218, |x, y| {
+            image::Rgb([(x + i as u32 * 10) as u8, y as u8, 128])
+        });
+        img.save_with_format(img_dir.join(&name), image::ImageFormat::Png)
+            .expect("write image");
+        partition.push_str(&format!("{name} {}\n", i % 3));
+        identity.push_str(&format!("{name} {}\n", 100 + i / 2));
+        l5.push_str(&format!("{name} 69 112 107 112 89 134 68 151 108 151\n"));
+        let pts: Vec<String> = (0..68).map(|k| format!("{} {}", 30 + k, 70 + k)).collect();
+        l68.push_str(&format!("{name} {}\n", pts.join(" ")));
+    }
+    std::fs::write(root.join("list_eval_partition.txt"), partition).expect("write");
+    std::fs::write(root.join("identity_CelebA.txt"), identity).expect("write");
+    std::fs::write(root.join("list_landmarks_align_celeba.txt"), l5).expect("write");
+    std::fs::write(root.join("landmarks68.txt"), l68).expect("write");
+}
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use indicatif::ProgressBar;
+use ofhnet::data::dataset::{ImportOptions, import};
+use ofhnet::data::protocol::Protocol;
+use ofhnet::data::synth::{SynthOptions, write_celeba_root};
+
+/// A prepared dataset of 160 synthetic faces (16 identities; official split by identity),
+/// made once per test process and shared by the tests that train.
+pub fn synthetic_dataset() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let tmp = tempfile::tempdir().expect("tempdir").keep();
+        let root = tmp.join("synth");
+        let options = SynthOptions {
+            count: 160,
+            seed: 3,
+            images_per_identity: 10,
+            val_fraction: 0.1,
+            test_fraction: 0.2,
+        };
+        write_celeba_root(&root, &options, &ProgressBar::hidden()).expect("synth");
+        let out = tmp.join("prepared");
+        import(
+            &ImportOptions {
+                roots: vec![root],
+                out: out.clone(),
+                split: "official".parse().expect("split"),
+                seed: 0,
+                protocol: Protocol::default(),
+                strict: true,
+                force: false,
+            },
+            &ProgressBar::hidden(),
+        )
+        .expect("import");
+        out
+    })
+}
