@@ -36,7 +36,16 @@ fi
 case "${1:-smoke}" in
   smoke)
     cargo build --features tch
-    target/debug/ofhnet --device tch-cpu device
+    bin="${CARGO_TARGET_DIR:-target}/debug/ofhnet"
+    "$bin" --device tch-cpu device
+    # A tiny end-to-end run on LibTorch: synthetic faces, both stages, evaluation.
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    "$bin" data synth --out "$work/synth" --count 60 --seed 5
+    "$bin" data import --celeba "$work/synth" --out "$work/data"
+    "$bin" --device tch-cpu train --data "$work/data" --out "$work/model" --preset tiny \
+      --stage1-steps 5 --stage2-steps 5 --batch-size 4
+    "$bin" --device tch-cpu evaluate --model "$work/model" --data "$work/data"
     ;;
   run)
     shift

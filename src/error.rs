@@ -35,6 +35,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A YAML document (an experiment or a training configuration) is malformed.
+    #[error("{path}:{line}:{column}: {message}")]
+    Yaml {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
     /// An annotation that an image needs is missing.
     #[error("{path}: no row for `{name}`")]
     MissingRow { path: PathBuf, name: String },
@@ -104,6 +113,26 @@ impl Error {
         Error::InvalidValue {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// An [`Error::Yaml`] from serde_yaml's error, naming the file, line and column.
+    pub fn yaml(path: impl Into<PathBuf>, e: &serde_yaml::Error) -> Self {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let text = e.to_string();
+        // serde_yaml appends " at line L column C"; the location is already in front.
+        let message = match text.rfind(" at line ") {
+            Some(i) if line > 0 => text[..i].to_string(),
+            _ => text,
+        };
+        Error::Yaml {
+            path: path.into(),
+            line,
+            column,
+            message,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod evaluate;
+pub mod harness;
 pub mod losses;
 pub mod metrics;
 pub mod model;

@@ -44,7 +44,7 @@ use ofhnet::data::dataset::{ImportOptions, import};
 use ofhnet::data::protocol::Protocol;
 use ofhnet::data::synth::{SynthOptions, write_celeba_root};
 
-/// A prepared dataset of 160 synthetic faces (16 identities; official split by identity),
+/// A prepared dataset of 300 synthetic faces (30 identities; official split by identity),
 /// made once per test process and shared by the tests that train.
 pub fn synthetic_dataset() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -52,7 +52,7 @@ pub fn synthetic_dataset() -> &'static Path {
         let tmp = tempfile::tempdir().expect("tempdir").keep();
         let root = tmp.join("synth");
         let options = SynthOptions {
-            count: 160,
+            count: 300,
             seed: 3,
             images_per_identity: 10,
             val_fraction: 0.1,

@@ -224,3 +224,39 @@ fn split_rules_parse_and_reject_typos() {
         assert!(err.to_string().contains("--split"), "{err}");
     }
 }
+
+#[test]
+fn two_synthetic_roots_with_identity_split_share_no_identity() {
+    use ofhnet::data::synth::{SynthOptions, write_celeba_root};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut roots = Vec::new();
+    for seed in [11, 12] {
+        let root = tmp.path().join(format!("synth-{seed}"));
+        let options = SynthOptions {
+            count: 40,
+            seed,
+            images_per_identity: 4,
+            ..SynthOptions::default()
+        };
+        write_celeba_root(&root, &options, &ProgressBar::hidden()).expect("synth");
+        roots.push(root);
+    }
+    let out = tmp.path().join("both");
+    let summary = import(
+        &options(roots, &out, "identity:0.7/0.3"),
+        &ProgressBar::hidden(),
+    )
+    .expect("import both roots");
+    assert_eq!(summary.manifest.sources.len(), 2);
+    let ds = Dataset::open(&out).expect("open");
+    let train = ds.split("train").expect("train");
+    let test = ds.split("test").expect("test");
+    assert_eq!(train.len() + test.len(), 80);
+    assert!(!test.is_empty());
+    // Both roots contribute to both splits, and no identity crosses the split.
+    for split in [&train, &test] {
+        assert!(split.source.contains(&0) && split.source.contains(&1));
+    }
+    let train_ids: std::collections::HashSet<i64> = train.identity.iter().copied().collect();
+    assert!(test.identity.iter().all(|id| !train_ids.contains(id)));
+}

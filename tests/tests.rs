@@ -1,7 +1,10 @@
 //! ofhnet's one integration-test binary (burn links slowly, so every area is a module here).
 
+mod cli;
 mod common;
+mod harness;
 mod import;
+mod landmarks;
 mod metrics;
 mod nets;
 mod occlusion;

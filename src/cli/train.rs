@@ -65,10 +65,7 @@ pub struct TrainArgs {
 pub fn read_config(path: &Path) -> anyhow::Result<OfhnetConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| match e.location() {
-        Some(loc) => anyhow::anyhow!("{}:{}:{}: {e}", path.display(), loc.line(), loc.column()),
-        None => anyhow::anyhow!("{}: {e}", path.display()),
-    })
+    Ok(serde_yaml::from_str(&text).map_err(|e| crate::Error::yaml(path, &e))?)
 }
 
 impl TrainArgs {
@@ -111,7 +108,7 @@ impl TrainArgs {
         if let Some(net) = &self.semantic_net {
             c.losses.semantic = Some(crate::train::config::SemanticBlock {
                 weight: self.semantic_weight,
-                network: net.clone(),
+                network: Some(net.clone()),
             });
         }
         c.validate()?;

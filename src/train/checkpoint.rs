@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -12,14 +13,21 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// Saves a module's weights (and BatchNorm statistics) as a burnpack file.
+///
+/// The module is saved through [`Module::valid`]: burn keeps a BatchNorm's latest running-stat
+/// update pending per thread until it is synchronised, and `valid` synchronises it, so the file
+/// holds the statistics the module would use for inference right now.
 pub fn save_module<M: Module + ModuleSnapshot>(module: &M, path: &Path) -> Result<()> {
     let mut store = BurnpackStore::from_file(path)
         .auto_extension(false)
         .overwrite(true);
-    module.save_into(&mut store).map_err(|e| Error::Checkpoint {
-        path: path.to_path_buf(),
-        message: format!("cannot save weights: {e}"),
-    })
+    module
+        .valid()
+        .save_into(&mut store)
+        .map_err(|e| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: format!("cannot save weights: {e}"),
+        })
 }
 
 /// Loads weights saved by [`save_module`] into a module built from the same configuration.
@@ -49,6 +57,22 @@ pub fn load_module<M: Module + ModuleSnapshot>(mut module: M, path: &Path) -> Re
         });
     }
     Ok(module)
+}
+
+/// Saves an optimiser's state (Adam's moments, step counts) as a burnpack file.
+pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
+    optim.save(path).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot save optimiser state: {e}"),
+    })
+}
+
+/// Loads optimiser state saved by [`save_optimizer`] into a fresh optimiser.
+pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer> {
+    optim.load(path).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("cannot load optimiser state: {e}"),
+    })
 }
 
 /// Writes a JSON file atomically (temporary file + rename).

@@ -97,7 +97,10 @@ pub struct LossBlock {
 #[serde(deny_unknown_fields)]
 pub struct SemanticBlock {
     pub weight: f64,
-    pub network: PathBuf,
+    /// The landmark network's directory. The harness fills it in from the experiment's
+    /// `landmarks.loss` when it is left out; `ofhnet train` needs it.
+    #[serde(default)]
+    pub network: Option<PathBuf>,
 }
 
 /// The loss blocks. A block that is absent is off. When the whole `losses` key is absent the
@@ -131,6 +134,17 @@ impl Default for LossesSpec {
     }
 }
 
+/// How the learning rate changes over a stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate throughout (the paper names Adam and no schedule).
+    #[default]
+    Constant,
+    /// Cosine decay from `lr` to 0 over the stage's steps.
+    Cosine,
+}
+
 /// One training stage (paper Sec. 3.3: Adam).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -144,6 +158,8 @@ pub struct StageSpec {
     pub lr: f64,
     /// The discriminator's learning rate in stage 2.
     pub lr_discriminator: f64,
+    /// Learning-rate schedule (applies to both networks of stage 2).
+    pub lr_schedule: LrSchedule,
     /// Write a checkpoint every this many steps (and at the end).
     pub checkpoint_every: usize,
     /// Log the loss terms every this many steps.
@@ -158,6 +174,7 @@ impl Default for StageSpec {
             batch_size: 16,
             lr: 1e-3,
             lr_discriminator: 1e-4,
+            lr_schedule: LrSchedule::Constant,
             checkpoint_every: 100,
             log_every: 10,
         }
@@ -165,6 +182,17 @@ impl Default for StageSpec {
 }
 
 impl StageSpec {
+    /// The learning-rate factor at `step` of `total` steps.
+    pub fn lr_factor(&self, step: usize, total: usize) -> f64 {
+        match self.lr_schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => {
+                let t = step as f64 / total.max(1) as f64;
+                0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+
     /// The number of optimiser steps for a split of `n` images.
     pub fn total_steps(&self, n: usize) -> usize {
         match self.steps {
@@ -297,6 +325,15 @@ impl OfhnetConfig {
             {
                 return Err(Error::invalid(field, "must be a non-negative number"));
             }
+        }
+        if let Some(block) = &self.losses.semantic
+            && block.network.is_none()
+        {
+            return Err(Error::invalid(
+                "losses.semantic.network",
+                "name a trained landmark network (a directory from `ofhnet landmarks train \
+                 --role loss`)",
+            ));
         }
         if self.losses.inpaint_l2.is_none() {
             return Err(Error::invalid(

@@ -16,7 +16,8 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{
-    CheckpointDir, CheckpointState, load_module, read_json, save_module, write_json,
+    CheckpointDir, CheckpointState, load_module, load_optimizer, read_json, save_module,
+    save_optimizer, write_json,
 };
 use super::log::TrainLog;
 use super::sampler::Sampler;
@@ -152,34 +153,39 @@ pub fn train_landmarks(
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let spec_path = out.join("spec.json");
     if spec_path.exists() {
+        // The length of training may change between attempts (to extend or shorten a run);
+        // the network, seed, batch and learning rate may not.
         let stored: LandmarkSpec = read_json(&spec_path)?;
-        if stored != *spec {
+        let same_run = LandmarkSpec {
+            steps: spec.steps,
+            epochs: spec.epochs,
+            checkpoint_every: spec.checkpoint_every,
+            log_every: spec.log_every,
+            ..stored.clone()
+        };
+        if same_run != *spec {
             return Err(Error::Mismatch(format!(
-                "{}: this directory holds a landmark network trained with another spec",
+                "{}: this directory holds a landmark network trained with another spec \
+                 (only steps, epochs, checkpoint_every and log_every may change on resume)",
                 spec_path.display()
             )));
         }
-    } else {
-        write_json(&spec_path, spec)?;
     }
+    write_json(&spec_path, spec)?;
     let log = TrainLog::open(&out.join(files::LOG))?;
     let ad = device.clone().autodiff();
     ad.seed(spec.seed);
     let mut net = spec.net_config().init(&ad);
     let mut optim = AdamConfig::new().init();
     let ckpt = CheckpointDir::new(out.join("checkpoint"));
-    let start = match ckpt.latest() {
+    let (start, elapsed0) = match ckpt.latest() {
         Some(dir) => {
             net = load_module(net, &dir.join("model.bpk"))?;
-            optim = optim
-                .load(dir.join("optim.bpk"))
-                .map_err(|e| Error::Checkpoint {
-                    path: dir.join("optim.bpk"),
-                    message: e.to_string(),
-                })?;
-            read_json::<CheckpointState>(&dir.join("state.json"))?.step
+            optim = load_optimizer(optim, &dir.join("optim.bpk"))?;
+            let state: CheckpointState = read_json(&dir.join("state.json"))?;
+            (state.step, state.elapsed_s)
         }
-        None => 0,
+        None => (0, 0.0),
     };
     log.truncate_after("landmarks", start)?;
     let sampler = Sampler::new(split.len(), spec.batch_size, spec.seed, 3);
@@ -233,16 +239,11 @@ pub fn train_landmarks(
             let state = CheckpointState {
                 step: step + 1,
                 total_steps: total,
-                elapsed_s: started.elapsed().as_secs_f64(),
+                elapsed_s: elapsed0 + started.elapsed().as_secs_f64(),
             };
             ckpt.write(&state, |dir| {
                 save_module(&net, &dir.join("model.bpk"))?;
-                optim
-                    .save(dir.join("optim.bpk"))
-                    .map_err(|e| Error::Checkpoint {
-                        path: dir.join("optim.bpk"),
-                        message: e.to_string(),
-                    })
+                save_optimizer(&optim, &dir.join("optim.bpk"))
             })?;
         }
     }

@@ -22,7 +22,8 @@ use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 
 use super::checkpoint::{
-    CheckpointDir, CheckpointState, load_module, read_json, save_module, write_json,
+    CheckpointDir, CheckpointState, load_module, load_optimizer, read_json, save_module,
+    save_optimizer, write_json,
 };
 use super::config::OfhnetConfig;
 use super::log::TrainLog;
@@ -142,26 +143,37 @@ fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<
     let path = out.join(files::CONFIG);
     if path.exists() {
         if !resume {
-            return Err(Error::OutputExists(out.to_path_buf())).map_err(|_| {
-                Error::invalid(
-                    "--out",
-                    format!(
-                        "{} already holds a model; pass --resume to continue it, or choose \
-                         another directory",
-                        out.display()
-                    ),
-                )
-            });
+            return Err(Error::invalid(
+                "--out",
+                format!(
+                    "{} already holds a model; pass --resume to continue it, or choose another \
+                     directory",
+                    out.display()
+                ),
+            ));
         }
+        // A resumed run may train longer or shorter and log or checkpoint at other intervals;
+        // everything else must match what the directory was trained with.
         let stored: OfhnetConfig = read_json(&path)?;
-        if stored != *config {
+        let mut same_run = stored.clone();
+        for (s, c) in [
+            (&mut same_run.stage1, &config.stage1),
+            (&mut same_run.stage2, &config.stage2),
+        ] {
+            s.steps = c.steps;
+            s.epochs = c.epochs;
+            s.checkpoint_every = c.checkpoint_every;
+            s.log_every = c.log_every;
+        }
+        if same_run != *config {
             return Err(Error::Mismatch(format!(
-                "{}: the stored configuration differs from this run's; resume with the same \
-                 configuration, or train into another directory",
+                "{}: the stored configuration differs from this run's (only the stages' steps, \
+                 epochs, checkpoint_every and log_every may change on resume); resume with the \
+                 same configuration, or train into another directory",
                 path.display()
             )));
         }
-        return Ok(());
+        return write_json(&path, config);
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&path, config)
@@ -356,7 +368,7 @@ fn train_stage1(
         let v = finite("stage1", "inpaint_l2", step, &l2)?;
         let loss = l2.mul_scalar(weight);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(spec.lr, model, grads);
+        model = optim.step(spec.lr * spec.lr_factor(step, total), model, grads);
         lp.after_step(step, total, spec.log_every, idx.len(), &[("inpaint_l2", v)])?;
         steps_run += 1;
         if (step + 1).is_multiple_of(spec.checkpoint_every) || step + 1 == total {
@@ -441,8 +453,13 @@ fn train_stage2(
         &out.join(files::INPAINT),
     )?
     .valid();
-    let landmark = match &config.losses.semantic {
-        Some(block) => Some(frozen_landmark_net(&block.network, &ad)?),
+    let landmark = match config
+        .losses
+        .semantic
+        .as_ref()
+        .and_then(|b| b.network.as_ref())
+    {
+        Some(dir) => Some(frozen_landmark_net(dir, &ad)?),
         None => None,
     };
     let mut generator: UpsampleNet = config.upsample_config().init(&ad);
@@ -455,18 +472,8 @@ fn train_stage2(
         Some(dir) => {
             generator = load_module(generator, &dir.join("generator.bpk"))?;
             discriminator = load_module(discriminator, &dir.join("discriminator.bpk"))?;
-            let load_err = |p: PathBuf| {
-                move |e: burn::store::RecordError| Error::Checkpoint {
-                    path: p.clone(),
-                    message: e.to_string(),
-                }
-            };
-            optim_g = optim_g
-                .load(dir.join("optim_g.bpk"))
-                .map_err(load_err(dir.join("optim_g.bpk")))?;
-            optim_d = optim_d
-                .load(dir.join("optim_d.bpk"))
-                .map_err(load_err(dir.join("optim_d.bpk")))?;
+            optim_g = load_optimizer(optim_g, &dir.join("optim_g.bpk"))?;
+            optim_d = load_optimizer(optim_d, &dir.join("optim_d.bpk"))?;
             let state: CheckpointState = read_json(&dir.join("state.json"))?;
             (state.step, state.elapsed_s)
         }
@@ -506,7 +513,11 @@ fn train_stage2(
                 finite("stage2", "discriminator", step, &d_loss)?,
             ));
             let grads = GradientsParams::from_grads(d_loss.backward(), &discriminator);
-            discriminator = optim_d.step(spec.lr_discriminator, discriminator, grads);
+            discriminator = optim_d.step(
+                spec.lr_discriminator * spec.lr_factor(step, total),
+                discriminator,
+                grads,
+            );
         }
 
         // Generator step (Eq. 6).
@@ -541,7 +552,7 @@ fn train_stage2(
         };
         terms.push(("total", finite("stage2", "total", step, &loss)?));
         let grads = GradientsParams::from_grads(loss.backward(), &generator);
-        generator = optim_g.step(spec.lr, generator, grads);
+        generator = optim_g.step(spec.lr * spec.lr_factor(step, total), generator, grads);
 
         lp.after_step(step, total, spec.log_every, idx.len(), &terms)?;
         steps_run += 1;
@@ -554,18 +565,8 @@ fn train_stage2(
             ckpt.write(&state, |dir| {
                 save_module(&generator, &dir.join("generator.bpk"))?;
                 save_module(&discriminator, &dir.join("discriminator.bpk"))?;
-                let save_err = |p: PathBuf| {
-                    move |e: burn::store::RecordError| Error::Checkpoint {
-                        path: p.clone(),
-                        message: e.to_string(),
-                    }
-                };
-                optim_g
-                    .save(dir.join("optim_g.bpk"))
-                    .map_err(save_err(dir.join("optim_g.bpk")))?;
-                optim_d
-                    .save(dir.join("optim_d.bpk"))
-                    .map_err(save_err(dir.join("optim_d.bpk")))
+                save_optimizer(&optim_g, &dir.join("optim_g.bpk"))?;
+                save_optimizer(&optim_d, &dir.join("optim_d.bpk"))
             })?;
         }
     }

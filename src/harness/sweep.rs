@@ -1,0 +1,192 @@
+//! Expanding an experiment into runs. Grid axes multiply, zip axes advance together, and every
+//! combination runs once per seed. Each run gets a stable key, the hash of its canonical
+//! resolved configuration, and a readable name built from its swept values.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::experiment::Experiment;
+use crate::{Error, Result};
+
+/// One run of an experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    /// 16 hex digits of SHA-256 over the canonical JSON of `config` (stable across key order,
+    /// formatting and ofhnet versions that do not change the schema).
+    pub key: String,
+    /// Readable, unique within the experiment: `weight=0.01,seed=0`.
+    pub name: String,
+    /// The swept values of this run, as `(dotted path, value)`.
+    pub swept: Vec<(String, Value)>,
+    pub seed: u64,
+    /// The experiment with this run's values applied, `sweep` emptied and `seeds` = [seed].
+    pub config: Experiment,
+}
+
+/// Expands an experiment into its runs, in a stable order (seeds innermost).
+pub fn expand(experiment: &Experiment) -> Result<Vec<RunSpec>> {
+    let mut base = experiment.clone();
+    base.sweep = Default::default();
+    let base_value =
+        serde_json::to_value(&base).map_err(|e| Error::invalid("experiment", e.to_string()))?;
+
+    // Combinations of the grid axes (cartesian, first axis outermost) ...
+    let mut combos: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for (path, values) in &experiment.sweep.grid {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((path.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    // ... times the zip axes, which advance together.
+    if let Some(len) = experiment.sweep.zip.values().map(Vec::len).next() {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                (0..len).map(move |i| {
+                    let mut c = c.clone();
+                    for (path, values) in &experiment.sweep.zip {
+                        c.push((path.clone(), values[i].clone()));
+                    }
+                    c
+                })
+            })
+            .collect();
+    }
+
+    let mut runs = Vec::new();
+    for combo in combos {
+        for &seed in &experiment.seeds {
+            let mut value = base_value.clone();
+            for (path, v) in &combo {
+                set_path(&mut value, path, v.clone())?;
+            }
+            value["seeds"] = Value::from(vec![seed]);
+            let config: Experiment = serde_json::from_value(value.clone())
+                .map_err(|e| Error::invalid("sweep", format!("{}: {e}", describe(&combo))))?;
+            // The description is prose: editing it must not turn finished runs into new ones.
+            let mut keyed = config.clone();
+            keyed.description.clear();
+            let key = run_key(&serde_json::to_value(&keyed).unwrap_or(value));
+            let mut name_parts: Vec<String> = combo
+                .iter()
+                .map(|(p, v)| format!("{}={}", short_path(p), value_label(v)))
+                .collect();
+            name_parts.push(format!("seed={seed}"));
+            runs.push(RunSpec {
+                key,
+                name: sanitize(&name_parts.join(",")),
+                swept: combo.clone(),
+                seed,
+                config,
+            });
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for r in &mut runs {
+        if !names.insert(r.name.clone()) {
+            r.name = format!("{}-{}", r.name, &r.key[..6]);
+        }
+    }
+    Ok(runs)
+}
+
+fn describe(combo: &[(String, Value)]) -> String {
+    if combo.is_empty() {
+        return "the experiment".into();
+    }
+    combo
+        .iter()
+        .map(|(p, v)| format!("{p} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sets a dotted path (`losses.semantic.weight`) in a JSON value, creating missing objects
+/// (a loss block that is off is switched on by sweeping its weight).
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<()> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(Error::invalid(
+            "sweep",
+            format!("`{path}` is not a dotted path"),
+        ));
+    }
+    let mut node = root;
+    for (i, part) in parts.iter().enumerate() {
+        if node.is_null() {
+            *node = Value::Object(Default::default());
+        }
+        let Value::Object(map) = node else {
+            return Err(Error::invalid(
+                "sweep",
+                format!(
+                    "`{path}`: `{}` is not a section, it holds {node}",
+                    parts[..i].join(".")
+                ),
+            ));
+        };
+        if i + 1 == parts.len() {
+            map.insert(part.to_string(), value);
+            return Ok(());
+        }
+        node = map.entry(part.to_string()).or_insert(Value::Null);
+    }
+    Ok(())
+}
+
+/// The last two parts of a dotted path, enough to read in a run name.
+fn short_path(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    parts[parts.len().saturating_sub(2)..].join(".")
+}
+
+fn value_label(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(value_label).collect::<Vec<_>>().join("x"),
+        other => other.to_string(),
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// JSON with object keys sorted at every level, so equal configurations hash equally.
+pub fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The stable key of a resolved configuration.
+pub fn run_key(config: &Value) -> String {
+    let text = canonical(config).to_string();
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
