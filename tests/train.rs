@@ -255,6 +255,33 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
             .to_string()
             .contains("losses")
     );
+    // A semantic loss without a trained landmark network is refused before any training.
+    let mut c = quick_config();
+    c.losses.semantic = Some(ofhnet::train::config::SemanticBlock {
+        weight: 1.0,
+        network: Some("no/such/landmarks".into()),
+    });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let err = train(
+        &c,
+        &Dataset::open(synthetic_dataset())
+            .expect("dataset")
+            .split("train")
+            .expect("train"),
+        &TrainOptions {
+            out: tmp.path().join("m"),
+            ..TrainOptions::default()
+        },
+        &Device::flex(),
+        &ProgressBar::hidden(),
+    )
+    .expect_err("missing landmark network");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no/such/landmarks") && msg.contains("losses.semantic.network"),
+        "{msg}"
+    );
+    assert!(!tmp.path().join("m").exists(), "nothing is written");
     // A `losses` block lists exactly the losses that are on.
     let c: OfhnetConfig =
         serde_yaml::from_str("losses:\n  inpaint_l2: {weight: 1}\n  l2: {weight: 1}\n")

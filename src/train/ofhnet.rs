@@ -90,7 +90,24 @@ pub fn train(
     bar: &ProgressBar,
 ) -> Result<TrainReport> {
     config.validate()?;
-    let config = config.resolved();
+    let mut config = config.resolved();
+    // The landmark network is checked before stage 1 spends any time, and stored as an absolute
+    // path so that the model directory can be resumed from anywhere.
+    if let Some(network) = config
+        .losses
+        .semantic
+        .as_mut()
+        .and_then(|b| b.network.as_mut())
+    {
+        *network = std::fs::canonicalize(&*network).map_err(|e| Error::Io {
+            path: network.clone(),
+            source: std::io::Error::new(
+                e.kind(),
+                format!("losses.semantic.network: {e} (train one with `ofhnet landmarks train`)"),
+            ),
+        })?;
+        super::landmarks::load_landmark_net(network, device)?;
+    }
     if split.is_empty() {
         return Err(Error::invalid(
             "data",
@@ -110,7 +127,12 @@ pub fn train(
             finished: true,
             ..StageReport::default()
         }
-    } else if inpaint_path.exists() {
+    } else if stage_done(
+        &inpaint_path,
+        out,
+        "stage1",
+        config.stage1.total_steps(split.len()),
+    ) {
         StageReport {
             skipped: true,
             finished: true,
@@ -126,7 +148,12 @@ pub fn train(
         }
         r
     };
-    let stage2 = if out.join(files::UPSAMPLE).exists() {
+    let stage2 = if stage_done(
+        &out.join(files::UPSAMPLE),
+        out,
+        "stage2",
+        config.stage2.total_steps(split.len()),
+    ) {
         StageReport {
             skipped: true,
             finished: true,
@@ -136,6 +163,21 @@ pub fn train(
         train_stage2(&config, split, out, &log, device, options, bar)?
     };
     Ok(TrainReport { stage1, stage2 })
+}
+
+/// A stage is done when its final weights exist and its checkpoint reached `total` steps; a
+/// resumed run asked for more steps continues from that checkpoint.
+fn stage_done(final_weights: &Path, out: &Path, stage: &str, total: usize) -> bool {
+    if !final_weights.exists() {
+        return false;
+    }
+    let ckpt = CheckpointDir::new(out.join(stage).join("checkpoint"));
+    match ckpt.latest() {
+        Some(dir) => read_json::<CheckpointState>(&dir.join("state.json"))
+            .map(|s| s.step >= total)
+            .unwrap_or(true),
+        None => true,
+    }
 }
 
 /// Creates the model directory or checks that it belongs to this configuration.
@@ -156,6 +198,16 @@ fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<
         // everything else must match what the directory was trained with.
         let stored: OfhnetConfig = read_json(&path)?;
         let mut same_run = stored.clone();
+        // Model directories written before paths were stored absolute hold a relative one.
+        if let Some(network) = same_run
+            .losses
+            .semantic
+            .as_mut()
+            .and_then(|b| b.network.as_mut())
+            && let Ok(absolute) = std::fs::canonicalize(&*network)
+        {
+            *network = absolute;
+        }
         for (s, c) in [
             (&mut same_run.stage1, &config.stage1),
             (&mut same_run.stage2, &config.stage2),
