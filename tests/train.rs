@@ -105,7 +105,13 @@ fn quick_config() -> OfhnetConfig {
     c
 }
 
-fn run(config: &OfhnetConfig, out: &std::path::Path, resume: bool, stop_after: Option<usize>) {
+/// Trains `config` on the shared synthetic faces into `out`.
+fn try_run(
+    config: &OfhnetConfig,
+    out: &std::path::Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> ofhnet::Result<ofhnet::train::ofhnet::TrainReport> {
     let data = Dataset::open(synthetic_dataset()).expect("dataset");
     let split = data.split("train").expect("train");
     train(
@@ -120,7 +126,10 @@ fn run(config: &OfhnetConfig, out: &std::path::Path, resume: bool, stop_after: O
         &Device::flex(),
         &ProgressBar::hidden(),
     )
-    .expect("train");
+}
+
+fn run(config: &OfhnetConfig, out: &std::path::Path, resume: bool, stop_after: Option<usize>) {
+    try_run(config, out, resume, stop_after).expect("train");
 }
 
 #[test]
@@ -151,20 +160,8 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
     // from the last checkpoint (steps 2 and 6+0) and ends where the uninterrupted run ended.
     run(&config, &c, false, Some(3));
     assert!(!c.join("inpaint.bpk").exists());
-    let err = train(
-        &config,
-        &Dataset::open(synthetic_dataset())
-            .expect("dataset")
-            .split("train")
-            .expect("train"),
-        &TrainOptions {
-            out: c.clone(),
-            ..TrainOptions::default()
-        },
-        &Device::flex(),
-        &ProgressBar::hidden(),
-    )
-    .expect_err("an existing model directory needs --resume");
+    let err =
+        try_run(&config, &c, false, None).expect_err("an existing model directory needs --resume");
     assert!(err.to_string().contains("--resume"), "{err}");
     run(&config, &c, true, Some(100));
     run(&config, &c, true, None);
@@ -174,21 +171,7 @@ fn same_seed_same_losses_and_resume_continues_exactly() {
     // Resuming may change the length of training, not what is trained.
     let mut changed = config.clone();
     changed.stage2.lr = 0.5;
-    let err = train(
-        &changed,
-        &Dataset::open(synthetic_dataset())
-            .expect("dataset")
-            .split("train")
-            .expect("train"),
-        &TrainOptions {
-            out: c.clone(),
-            resume: true,
-            ..TrainOptions::default()
-        },
-        &Device::flex(),
-        &ProgressBar::hidden(),
-    )
-    .expect_err("another learning rate");
+    let err = try_run(&changed, &c, true, None).expect_err("another learning rate");
     assert!(
         err.to_string().contains("stored configuration differs"),
         "{err}"
@@ -264,20 +247,8 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
         network: Some("no/such/landmarks".into()),
     });
     let tmp = tempfile::tempdir().expect("tempdir");
-    let err = train(
-        &c,
-        &Dataset::open(synthetic_dataset())
-            .expect("dataset")
-            .split("train")
-            .expect("train"),
-        &TrainOptions {
-            out: tmp.path().join("m"),
-            ..TrainOptions::default()
-        },
-        &Device::flex(),
-        &ProgressBar::hidden(),
-    )
-    .expect_err("missing landmark network");
+    let err =
+        try_run(&c, &tmp.path().join("m"), false, None).expect_err("missing landmark network");
     let msg = err.to_string();
     assert!(
         msg.contains("no/such/landmarks") && msg.contains("losses.semantic.network"),
@@ -298,19 +269,7 @@ fn resume_extends_a_finished_stage() {
     let mut config = quick_config();
     run(&config, &out, false, None);
     config.stage2.steps = Some(6);
-    let data = Dataset::open(synthetic_dataset()).expect("dataset");
-    let report = train(
-        &config,
-        &data.split("train").expect("train"),
-        &TrainOptions {
-            out: out.clone(),
-            resume: true,
-            ..TrainOptions::default()
-        },
-        &Device::flex(),
-        &ProgressBar::hidden(),
-    )
-    .expect("extend");
+    let report = try_run(&config, &out, true, None).expect("extend");
     assert!(report.stage1.skipped);
     assert_eq!((report.stage2.steps_run, report.stage2.total_steps), (2, 6));
     assert!(Ofhnet::load(&out, &Device::flex()).is_ok());

@@ -174,8 +174,7 @@ pub fn train_landmarks(
     write_json(&spec_path, spec)?;
     let log = TrainLog::open(&out.join(files::LOG))?;
     let ad = device.clone().autodiff();
-    ad.seed(spec.seed);
-    let mut net = spec.net_config().init(&ad);
+    let mut net = super::seeded_init(&ad, spec.seed, || spec.net_config().init(&ad));
     let mut optim = AdamConfig::new().init();
     let ckpt = CheckpointDir::new(out.join("checkpoint"));
     let (start, elapsed0) = match ckpt.latest() {

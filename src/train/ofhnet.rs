@@ -384,8 +384,8 @@ fn train_stage1(
         .map(|b| b.weight)
         .unwrap_or(1.0);
     let ad = device.clone().autodiff();
-    ad.seed(config.seed);
-    let mut model: InpaintNet = config.inpaint_config().init(&ad);
+    let mut model: InpaintNet =
+        super::seeded_init(&ad, config.seed, || config.inpaint_config().init(&ad));
     let mut optim = AdamConfig::new().init();
     let ckpt = CheckpointDir::new(out.join("stage1").join("checkpoint"));
     let (start, elapsed0) = match ckpt.latest() {
@@ -498,7 +498,6 @@ fn train_stage2(
     let w_adv = config.losses.adversarial.as_ref().map(|b| b.weight);
     let w_ss = config.losses.semantic.as_ref().map(|b| b.weight);
     let ad = device.clone().autodiff();
-    ad.seed(config.seed.wrapping_add(2));
 
     let inpaint: InpaintNet = load_module(
         config.inpaint_config().init(device),
@@ -514,8 +513,13 @@ fn train_stage2(
         Some(dir) => Some(frozen_landmark_net(dir, &ad)?),
         None => None,
     };
-    let mut generator: UpsampleNet = config.upsample_config().init(&ad);
-    let mut discriminator: Discriminator = config.discriminator_config().init(&ad);
+    let (mut generator, mut discriminator): (UpsampleNet, Discriminator) =
+        super::seeded_init(&ad, config.seed.wrapping_add(2), || {
+            (
+                config.upsample_config().init(&ad),
+                config.discriminator_config().init(&ad),
+            )
+        });
     let mut optim_g = AdamConfig::new().init();
     let mut optim_d = AdamConfig::new().with_beta_1(0.5).init();
 
