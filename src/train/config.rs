@@ -265,6 +265,14 @@ impl OfhnetConfig {
         c
     }
 
+    /// The semantic structure loss's landmark network, when that loss is on and names one.
+    pub fn semantic_network_mut(&mut self) -> Option<&mut PathBuf> {
+        self.losses
+            .semantic
+            .as_mut()
+            .and_then(|b| b.network.as_mut())
+    }
+
     /// Checks values that serde cannot, naming the field.
     pub fn validate(&self) -> Result<()> {
         let positive = |field: &str, v: usize| {

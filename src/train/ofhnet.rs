@@ -93,12 +93,7 @@ pub fn train(
     let mut config = config.resolved();
     // The landmark network is checked before stage 1 spends any time, and stored as an absolute
     // path so that the model directory can be resumed from anywhere.
-    if let Some(network) = config
-        .losses
-        .semantic
-        .as_mut()
-        .and_then(|b| b.network.as_mut())
-    {
+    if let Some(network) = config.semantic_network_mut() {
         *network = std::fs::canonicalize(&*network).map_err(|e| Error::Io {
             path: network.clone(),
             source: std::io::Error::new(
@@ -199,11 +194,7 @@ fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<
         let stored: OfhnetConfig = read_json(&path)?;
         let mut same_run = stored.clone();
         // Model directories written before paths were stored absolute hold a relative one.
-        if let Some(network) = same_run
-            .losses
-            .semantic
-            .as_mut()
-            .and_then(|b| b.network.as_mut())
+        if let Some(network) = same_run.semantic_network_mut()
             && let Ok(absolute) = std::fs::canonicalize(&*network)
         {
             *network = absolute;
