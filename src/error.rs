@@ -87,6 +87,14 @@ pub enum Error {
         value: f64,
     },
 
+    /// The run store (SQLite or PostgreSQL) refused or failed an operation.
+    #[error("run store: {what}: {message}")]
+    Store { what: String, message: String },
+
+    /// A run failed inside a worker (the text is stored with the run).
+    #[error("run {run}: {message}")]
+    RunFailed { run: String, message: String },
+
     /// Saving or loading network weights or optimiser state failed.
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },

@@ -8,6 +8,7 @@ mod landmarks;
 mod metrics;
 mod nets;
 mod occlusion;
+mod queue;
 mod resize;
 mod synth;
 mod train;

@@ -122,6 +122,7 @@ fn try_run(
             resume,
             inpaint_from: None,
             stop_after,
+            stage1_only: false,
         },
         &Device::flex(),
         &ProgressBar::hidden(),

@@ -8,6 +8,7 @@ use crate::device::DeviceSpec;
 pub mod data;
 pub mod evaluate;
 pub mod hallucinate;
+pub mod harness;
 pub mod landmarks;
 pub mod metrics;
 pub mod train;
@@ -44,6 +45,20 @@ pub enum Command {
     Hallucinate(hallucinate::HallucinateArgs),
     /// Check that a --device is usable: build a tensor on it and print the backend.
     Device,
+    /// Enqueue an experiment, then work on it until every run is done or failed.
+    Run(harness::RunArgs),
+    /// Expand an experiment into runs and add them to the queue (`--dry-run`: print them).
+    Enqueue(harness::EnqueueArgs),
+    /// Claim and execute queued runs (many workers may share one store).
+    Worker(harness::WorkerArgs),
+    /// Summarise the experiments in the store, or list one experiment's runs.
+    Status(harness::StatusArgs),
+    /// Put an experiment's failed runs back in the queue.
+    Retry(harness::RetryArgs),
+    /// Everything stored about one run: provenance, stages, metric means, config.
+    Show(harness::ShowArgs),
+    /// Write an sbatch job-array script whose tasks are workers on a shared store.
+    Slurm(harness::SlurmArgs),
 }
 
 impl Cli {
@@ -63,6 +78,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args, cli.device_spec()?),
         Command::Hallucinate(args) => hallucinate::run(args, cli.device_spec()?),
         Command::Device => device_check(&cli),
+        Command::Run(args) => {
+            let spec = cli.device_spec()?;
+            harness::run(args, &spec.to_string(), &spec.to_device()?)
+        }
+        Command::Enqueue(args) => harness::enqueue(args),
+        Command::Worker(args) => {
+            let spec = cli.device_spec()?;
+            harness::worker(args, &spec.to_string(), &spec.to_device()?)
+        }
+        Command::Status(args) => harness::status(args),
+        Command::Retry(args) => harness::retry(args),
+        Command::Show(args) => harness::show(args),
+        Command::Slurm(args) => harness::slurm(args, &cli.device_spec()?.to_string()),
     }
 }
 

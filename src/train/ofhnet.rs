@@ -58,6 +58,8 @@ pub struct TrainOptions {
     /// Stop after this many steps of the current stage (for tests of resumption); the run is
     /// then incomplete and `--resume` continues it.
     pub stop_after: Option<usize>,
+    /// Train (or resume) stage 1 only: the harness trains a shared InpaintNet this way.
+    pub stage1_only: bool,
 }
 
 /// What one stage did.
@@ -143,6 +145,12 @@ pub fn train(
         }
         r
     };
+    if options.stage1_only {
+        return Ok(TrainReport {
+            stage1,
+            stage2: StageReport::default(),
+        });
+    }
     let stage2 = if stage_done(
         &out.join(files::UPSAMPLE),
         out,

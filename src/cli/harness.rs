@@ -1,0 +1,552 @@
+//! The harness commands: `run`, `enqueue`, `worker`, `status`, `retry`, `show` and `slurm`.
+//! Each takes `--db` (an SQLite file, the default `results/ofhnet.sqlite`, or a
+//! `postgres://` URL).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use crate::harness::experiment::{self, Experiment};
+use crate::harness::store::{self, DEFAULT_DB, RunRow, Store};
+use crate::harness::sweep::{self, RunSpec};
+use crate::harness::worker::{WorkerOptions, work, worker_info};
+
+use super::progress_bar;
+
+/// `--db`, shared by every harness command.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// The run store: an SQLite file or a postgres://user:pass@host/db URL.
+    #[arg(long, env = "OFHNET_DB", default_value = DEFAULT_DB)]
+    pub db: String,
+}
+
+impl DbArgs {
+    fn open(&self) -> anyhow::Result<Store> {
+        Store::open(&self.db).with_context(|| format!("opening the run store `{}`", self.db))
+    }
+}
+
+/// The experiment file and its overrides.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (YAML; see experiments/README.md).
+    pub experiment: PathBuf,
+    /// Override a field by its dotted path, e.g. `--set data.source.synth.count=200` or
+    /// `--set method.preset=cpu` (values are read as YAML).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ExperimentArgs {
+    /// Loads the file and applies the overrides.
+    pub fn load(&self) -> anyhow::Result<Experiment> {
+        let exp = experiment::load(&self.experiment)?;
+        if self.set.is_empty() {
+            return Ok(exp);
+        }
+        let mut value = serde_json::to_value(&exp)?;
+        for s in &self.set {
+            let Some((path, text)) = s.split_once('=') else {
+                bail!("--set `{s}`: expected PATH=VALUE");
+            };
+            let v: serde_json::Value = serde_yaml::from_str(text)
+                .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
+            sweep::set_path(&mut value, path.trim(), v).with_context(|| format!("--set `{s}`"))?;
+        }
+        let exp: Experiment = serde_json::from_value(value).with_context(|| {
+            format!("{}: after --set {:?}", self.experiment.display(), self.set)
+        })?;
+        exp.validate(&self.experiment)?;
+        Ok(exp)
+    }
+}
+
+/// `ofhnet enqueue`
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// Print the expanded runs without touching the store.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub worker: WorkerFlags,
+}
+
+/// Flags of a worker.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerFlags {
+    /// Where run artifacts go: RESULTS/<experiment>/<run-name>/.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Seconds between heartbeats of a running run.
+    #[arg(long, default_value_t = 10.0)]
+    pub heartbeat: f64,
+    /// Seconds without a heartbeat after which a running run goes back to the queue.
+    #[arg(long, default_value_t = 120.0)]
+    pub stale_after: f64,
+}
+
+impl WorkerFlags {
+    fn options(&self, experiment: Option<String>) -> anyhow::Result<WorkerOptions> {
+        if !(self.heartbeat > 0.0 && self.stale_after > self.heartbeat) {
+            bail!(
+                "--heartbeat must be positive and below --stale-after (got {} and {})",
+                self.heartbeat,
+                self.stale_after
+            );
+        }
+        Ok(WorkerOptions {
+            experiment,
+            heartbeat: Duration::from_secs_f64(self.heartbeat),
+            stale_after: Duration::from_secs_f64(self.stale_after),
+            poll: Duration::from_secs_f64((self.heartbeat / 2.0).clamp(0.2, 5.0)),
+            results: self.results.clone(),
+            progress: progress_bar,
+            ..WorkerOptions::default()
+        })
+    }
+}
+
+/// `ofhnet worker`
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Execute at most one run, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Execute at most N runs, then exit.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<usize>,
+    /// Only runs of this experiment.
+    #[arg(long)]
+    pub experiment: Option<String>,
+    /// Keep waiting for new runs when the queue is empty (instead of exiting).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub flags: WorkerFlags,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// An experiment name: list its runs (default: a summary of every experiment).
+    pub experiment: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet retry`
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The experiment name.
+    pub experiment: String,
+    /// Put the failed runs back in the queue.
+    #[arg(long)]
+    pub failed: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A run key (or its first 4+ characters) or EXPERIMENT/RUN-NAME.
+    pub run: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet slurm`
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub experiment: ExperimentArgs,
+    /// Number of array tasks, each one `ofhnet worker`.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Write the script here (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Time limit per task (sbatch --time).
+    #[arg(long, default_value = "24:00:00")]
+    pub time: String,
+    /// Extra `#SBATCH` lines, e.g. `--sbatch "--gres=gpu:1" --sbatch "--partition=gpu"`.
+    #[arg(long = "sbatch", value_name = "OPTION")]
+    pub sbatch: Vec<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+fn check_runs(exp: &Experiment, file: &Path) -> anyhow::Result<Vec<RunSpec>> {
+    let runs = sweep::expand(exp).with_context(|| format!("expanding {}", file.display()))?;
+    for r in &runs {
+        let mut config = r.config.ofhnet_config(r.seed);
+        // A semantic loss without a named network gets one trained from `landmarks.loss`.
+        if let Some(block) = config.losses.semantic.as_mut()
+            && block.network.is_none()
+        {
+            block.network = Some(PathBuf::from("landmarks.loss"));
+        }
+        config
+            .validate()
+            .with_context(|| format!("{}: run `{}`", file.display(), r.name))?;
+    }
+    Ok(runs)
+}
+
+/// `ofhnet enqueue`
+pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<()> {
+    let exp = args.experiment.load()?;
+    let file = &args.experiment.experiment;
+    let runs = check_runs(&exp, file)?;
+    if args.dry_run {
+        println!("{}: {} runs", exp.name, runs.len());
+        for r in &runs {
+            println!("  {}  {}", r.key, r.name);
+        }
+        return Ok(());
+    }
+    let store = args.db.open()?;
+    let report = store.enqueue(&exp, file, &runs)?;
+    println!(
+        "{}: {} runs, {} added, {} already in {}",
+        exp.name,
+        runs.len(),
+        report.added.len(),
+        report.existing.len(),
+        store.url()
+    );
+    Ok(())
+}
+
+/// `ofhnet run`
+pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> anyhow::Result<()> {
+    let exp = args.experiment.load()?;
+    let file = &args.experiment.experiment;
+    let runs = check_runs(&exp, file)?;
+    let store = args.db.open()?;
+    let report = store.enqueue(&exp, file, &runs)?;
+    eprintln!(
+        "{}: {} runs ({} new)",
+        exp.name,
+        runs.len(),
+        report.added.len()
+    );
+    let start = Instant::now();
+    let info = worker_info(device_name);
+    let options = args.worker.options(Some(exp.name.clone()))?;
+    let summary = work(&store, &info, device, &options)?;
+    eprintln!(
+        "this worker: {} done, {} failed in {:.1}s",
+        summary.done.len(),
+        summary.failed.len(),
+        start.elapsed().as_secs_f64()
+    );
+    print_experiment(&store, &exp.name)?;
+    let counts = store.counts(Some(&exp.name))?;
+    if counts.failed > 0 {
+        bail!(
+            "{} of {} runs failed (`ofhnet show EXPERIMENT/RUN` for the error, `ofhnet retry {} \
+             --failed` to run them again)",
+            counts.failed,
+            counts.total(),
+            exp.name
+        );
+    }
+    Ok(())
+}
+
+/// `ofhnet worker`
+pub fn worker(
+    args: &WorkerArgs,
+    device_name: &str,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<()> {
+    let store = args.db.open()?;
+    let info = worker_info(device_name);
+    let mut options = args.flags.options(args.experiment.clone())?;
+    options.max_runs = if args.once { Some(1) } else { args.max_runs };
+    options.wait = args.wait;
+    eprintln!("worker {} on {} ({})", info.id, store.url(), device_name);
+    let summary = work(&store, &info, device, &options)?;
+    eprintln!(
+        "worker {}: {} done, {} failed",
+        info.id,
+        summary.done.len(),
+        summary.failed.len()
+    );
+    Ok(())
+}
+
+fn duration(r: &RunRow) -> String {
+    match (r.started_at, r.finished_at) {
+        (Some(s), Some(f)) if f >= s => format!("{:.1}s", f - s),
+        (Some(s), None) => format!("{:.0}s so far", store::now() - s),
+        _ => "-".into(),
+    }
+}
+
+fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
+    let runs = store.runs(Some(name))?;
+    if runs.is_empty() {
+        bail!("no experiment `{name}` in {}", store.url());
+    }
+    let c = store.counts(Some(name))?;
+    println!(
+        "{name}: {} runs: {} done, {} running, {} queued, {} failed",
+        c.total(),
+        c.done,
+        c.running,
+        c.queued,
+        c.failed
+    );
+    for (kind, n) in store.shared_counts(name)? {
+        let what = match kind.as_str() {
+            "stage1" => "stage-1 trainings (InpaintNet)",
+            "landmarks" => "landmark networks",
+            other => other,
+        };
+        println!("  {n} {what}");
+    }
+    let width = runs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "  {:<width$}  {:<8} {:>3}  {:>14}  {:>8} {:>7}  key",
+        "run", "status", "try", "time", "PSNR", "SSIM"
+    );
+    for r in &runs {
+        let means = store.metric_means(&r.key)?;
+        // The headline numbers: the run's method under the random protocol (or the first).
+        let main = means
+            .iter()
+            .filter(|m| m.method != crate::evaluate::methods::IN_BICUBIC)
+            .min_by_key(|m| m.protocol != "random");
+        let (psnr, ssim) = match main {
+            Some(m) => (format!("{:.3}", m.psnr), format!("{:.4}", m.ssim)),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "  {:<width$}  {:<8} {:>3}  {:>14}  {:>8} {:>7}  {}",
+            r.name,
+            r.status,
+            r.attempts,
+            duration(r),
+            psnr,
+            ssim,
+            &r.key
+        );
+        if let Some(e) = r
+            .error
+            .as_deref()
+            .filter(|_| r.status == store::status::FAILED)
+        {
+            println!("      error: {}", e.lines().next().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+/// `ofhnet status`
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
+    let store = args.db.open()?;
+    match &args.experiment {
+        Some(name) => print_experiment(&store, name),
+        None => {
+            let experiments = store.experiments()?;
+            if experiments.is_empty() {
+                println!("no experiments in {}", store.url());
+            }
+            for (name, file) in experiments {
+                let c = store.counts(Some(&name))?;
+                println!(
+                    "{name} ({file}): {} runs: {} done, {} running, {} queued, {} failed",
+                    c.total(),
+                    c.done,
+                    c.running,
+                    c.queued,
+                    c.failed
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `ofhnet retry`
+pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
+    if !args.failed {
+        bail!(
+            "say which runs to retry: `ofhnet retry {} --failed`",
+            args.experiment
+        );
+    }
+    let store = args.db.open()?;
+    let names = store.retry_failed(&args.experiment)?;
+    println!(
+        "{}: {} failed runs back in the queue{}",
+        args.experiment,
+        names.len(),
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", names.join(", "))
+        }
+    );
+    Ok(())
+}
+
+/// `ofhnet show`
+pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
+    let store = args.db.open()?;
+    let r = store.find_run(&args.run)?;
+    println!("run        {}/{}", r.experiment, r.name);
+    println!("key        {}", r.key);
+    println!("status     {} (attempts {})", r.status, r.attempts);
+    println!("seed       {}", r.seed);
+    println!("swept      {}", r.swept);
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!(
+        "worker     {} on {} ({})",
+        opt(&r.worker),
+        opt(&r.host),
+        opt(&r.device)
+    );
+    println!(
+        "code       {}{}",
+        opt(&r.git_commit),
+        match r.git_dirty {
+            Some(1) => " (dirty)",
+            _ => "",
+        }
+    );
+    println!("time       {}", duration(&r));
+    if let (Some(t), Some(e)) = (r.train_seconds, r.eval_seconds) {
+        println!("           training {t:.1}s, evaluation {e:.1}s");
+    }
+    println!("artifacts  {}", opt(&r.artifacts));
+    if let Some(e) = &r.error {
+        println!("error      {e}");
+    }
+    for s in store.stages(&r.key)? {
+        println!(
+            "{:<10} {}{}{}{}",
+            s.stage,
+            s.status,
+            if s.reused { ", reused" } else { "" },
+            s.steps.map(|n| format!(", {n} steps")).unwrap_or_default(),
+            s.images_per_s
+                .map(|v| format!(", {v:.1} images/s"))
+                .unwrap_or_default()
+        );
+        if let Some(c) = &s.checkpoint {
+            println!("           {c}");
+        }
+    }
+    let means = store.metric_means(&r.key)?;
+    if !means.is_empty() {
+        println!(
+            "{:<14} {:<12} {:>6} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}",
+            "protocol", "method", "images", "psnr", "ssim", "psnr_y", "ssim_y", "nrmse", "iou"
+        );
+        for m in means {
+            let o = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}")).unwrap_or("-".into());
+            println!(
+                "{:<14} {:<12} {:>6} {:>8.3} {:>7.4} {:>8.3} {:>7.4} {:>7} {:>7}",
+                m.protocol,
+                m.method,
+                m.images,
+                m.psnr,
+                m.ssim,
+                m.psnr_y,
+                m.ssim_y,
+                o(m.nrmse, 3),
+                o(m.iou, 4)
+            );
+        }
+    }
+    println!("config     {}", r.config);
+    Ok(())
+}
+
+/// `ofhnet slurm`: an sbatch job-array script whose tasks are workers on the shared store.
+pub fn slurm(args: &SlurmArgs, device_name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(args.workers >= 1, "--workers must be at least 1");
+    let exp = args.experiment.load()?;
+    let file = &args.experiment.experiment;
+    check_runs(&exp, file)?;
+    if args.db.db.starts_with("sqlite:") || !args.db.db.contains("://") {
+        eprintln!(
+            "note: {} is an SQLite file; workers on several hosts need it on a shared filesystem \
+             with working locks, or use --db postgres://...",
+            args.db.db
+        );
+    }
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "ofhnet".into());
+    let cwd = std::env::current_dir()?.display().to_string();
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let sets: String = args
+        .experiment
+        .set
+        .iter()
+        .map(|s| format!(" --set {}", quote(s)))
+        .collect();
+    let mut script = String::new();
+    script.push_str("#!/bin/bash\n");
+    script.push_str(&format!("#SBATCH --job-name=ofhnet-{}\n", exp.name));
+    script.push_str(&format!("#SBATCH --array=1-{}\n", args.workers));
+    script.push_str(&format!("#SBATCH --time={}\n", args.time));
+    script.push_str("#SBATCH --output=ofhnet-%A_%a.log\n");
+    for o in &args.sbatch {
+        script.push_str(&format!("#SBATCH {o}\n"));
+    }
+    script.push_str(&format!(
+        "# Written by `ofhnet slurm` for {} ({} runs). Each array task is one worker on the\n\
+         # shared run store; enqueueing is idempotent, so every task may do it.\n\
+         set -euo pipefail\n\
+         cd {}\n\
+         export OFHNET_DB={}\n\
+         {} enqueue {}{}\n\
+         exec {} --device {} worker --experiment {}\n",
+        file.display(),
+        sweep::expand(&exp)?.len(),
+        quote(&cwd),
+        quote(&args.db.db),
+        quote(&exe),
+        quote(&file.display().to_string()),
+        sets,
+        quote(&exe),
+        quote(device_name),
+        quote(&exp.name),
+    ));
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &script).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "wrote {} (submit with `sbatch {}`)",
+                path.display(),
+                path.display()
+            );
+        }
+        None => print!("{script}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,625 @@
+//! Workers: claim a run from the store, execute it (data, landmark networks, stage 1, stage 2,
+//! evaluation), record every number, and go on with the next.
+//!
+//! - A claim is atomic ([`Store::claim`]); while a run executes, a thread heartbeats it. A run
+//!   whose heartbeat goes stale (its worker was killed) is put back in the queue by the next
+//!   worker that looks, and resumes from its checkpoints: training writes them atomically and
+//!   `train` continues from them.
+//! - Models that runs share are trained once: a stage-1 InpaintNet is keyed by everything stage
+//!   1 depends on (data, InpaintNet widths, Eq. 1's weight, stage-1 schedule, seed), so every run
+//!   that differs only in stage 2 reuses it ([`Store::claim_shared`]). Landmark networks are
+//!   shared the same way.
+//! - A run that fails (an error or a panic: a NaN loss, a missing file) is marked failed with the
+//!   error text, and the worker goes on with the next run.
+//! - Metric rows are written per (run, protocol) in one transaction that first deletes what a
+//!   previous attempt left, so a resumed run never duplicates or loses a row.
+//!
+//! Artifacts: `results/<experiment>/<run-name>/` (the model directory of the run) and
+//! `results/<experiment>/shared/<key>/` (shared stage-1 models and landmark networks).
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+
+use super::experiment::{DataSpec, Experiment};
+use super::store::{RunRow, SharedClaim, StageRow, Store, WorkerInfo, status};
+use super::sweep::run_key;
+use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
+use crate::data::protocol::Protocol;
+use crate::data::synth::{SynthOptions, write_celeba_root};
+use crate::evaluate::{EvalOptions, evaluate_ofhnet, write_csv};
+use crate::model::Ofhnet;
+use crate::nets::landmark::LandmarkNet;
+use crate::train::config::{LossesSpec, OfhnetConfig};
+use crate::train::landmarks::{LandmarkSpec, Role, load_landmark_net, train_landmarks};
+use crate::train::log::TrainLog;
+use crate::train::ofhnet::{TrainOptions, files, train};
+use crate::{Error, Result};
+
+/// How a worker behaves.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Only runs of this experiment.
+    pub experiment: Option<String>,
+    /// Stop after this many runs (`--once` is 1).
+    pub max_runs: Option<usize>,
+    /// How often a running run's heartbeat is written.
+    pub heartbeat: Duration,
+    /// A running run whose heartbeat is older than this goes back to the queue.
+    pub stale_after: Duration,
+    /// How long to sleep when there is nothing to claim but other runs are still running.
+    pub poll: Duration,
+    /// Keep polling for new runs when the queue is empty, instead of exiting.
+    pub wait: bool,
+    /// The results root (`results`).
+    pub results: PathBuf,
+    /// Progress bars (on a terminal) or none.
+    pub progress: fn(u64, &'static str) -> ProgressBar,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            experiment: None,
+            max_runs: None,
+            heartbeat: Duration::from_secs(10),
+            stale_after: Duration::from_secs(120),
+            poll: Duration::from_secs(2),
+            wait: false,
+            results: PathBuf::from("results"),
+            progress: |_, _| ProgressBar::hidden(),
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Clone, Debug, Default)]
+pub struct WorkSummary {
+    pub done: Vec<String>,
+    /// `(run name, error)`.
+    pub failed: Vec<(String, String)>,
+    /// Runs this worker found stale and put back in the queue.
+    pub requeued: Vec<String>,
+}
+
+/// `host:pid` and the code's git commit, for the store.
+pub fn worker_info(device: &str) -> WorkerInfo {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let git_commit = git(&["rev-parse", "HEAD"]);
+    let git_dirty = git_commit
+        .as_ref()
+        .and(git(&["status", "--porcelain", "--untracked-files=no"]))
+        .map(|s| !s.is_empty());
+    WorkerInfo {
+        id: format!("{host}:{}", std::process::id()),
+        host,
+        device: device.to_string(),
+        git_commit,
+        git_dirty,
+    }
+}
+
+/// Claims and executes runs until the queue is settled (or `max_runs`).
+pub fn work(
+    store: &Store,
+    info: &WorkerInfo,
+    device: &Device,
+    options: &WorkerOptions,
+) -> Result<WorkSummary> {
+    let mut summary = WorkSummary::default();
+    let mut executed = 0usize;
+    loop {
+        if options.max_runs.is_some_and(|m| executed >= m) {
+            break;
+        }
+        for name in store.requeue_stale(options.stale_after)? {
+            eprintln!("requeued `{name}`: its worker stopped heartbeating");
+            summary.requeued.push(name);
+        }
+        let Some(run) = store.claim(info, options.experiment.as_deref())? else {
+            let counts = store.counts(options.experiment.as_deref())?;
+            // Runs that are still running may go stale and come back; wait for them.
+            if counts.running > 0 || options.wait {
+                std::thread::sleep(options.poll);
+                continue;
+            }
+            break;
+        };
+        executed += 1;
+        eprintln!(
+            "[{}] {}/{} (attempt {}, key {})",
+            info.id, run.experiment, run.name, run.attempts, run.key
+        );
+        match execute_claimed(store, info, device, options, &run) {
+            Ok(outcome) => {
+                eprintln!(
+                    "done {}/{}: training {:.1}s, evaluation {:.1}s",
+                    run.experiment, run.name, outcome.train_seconds, outcome.eval_seconds
+                );
+                summary.done.push(run.name.clone());
+            }
+            Err(message) => {
+                eprintln!("failed {}/{}: {message}", run.experiment, run.name);
+                summary.failed.push((run.name.clone(), message));
+            }
+        }
+    }
+    Ok(summary)
+}
+
+struct Outcome {
+    train_seconds: f64,
+    eval_seconds: f64,
+}
+
+/// Executes one claimed run with a heartbeat thread, and records the outcome. An error or a
+/// panic inside the run marks it failed; the error text comes back as `Err`.
+fn execute_claimed(
+    store: &Store,
+    info: &WorkerInfo,
+    device: &Device,
+    options: &WorkerOptions,
+    run: &RunRow,
+) -> std::result::Result<Outcome, String> {
+    let stop = AtomicBool::new(false);
+    let lost = AtomicBool::new(false);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let tick = Duration::from_millis(100);
+            let mut since = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                since += tick;
+                if since >= options.heartbeat {
+                    since = Duration::ZERO;
+                    match store.heartbeat(&run.key, &info.id) {
+                        Ok(true) => {}
+                        Ok(false) => lost.store(true, Ordering::Relaxed),
+                        Err(e) => eprintln!("heartbeat of {}: {e}", run.name),
+                    }
+                }
+            }
+        });
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| execute(store, device, options, run)));
+        stop.store(true, Ordering::Relaxed);
+        result
+    });
+    let artifacts = run_dir(&options.results, &run.experiment, &run.name);
+    let outcome = match result {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".into())
+        )),
+    };
+    let recorded = match &outcome {
+        Ok(o) => store.finish(
+            &run.key,
+            &info.id,
+            &artifacts,
+            o.train_seconds,
+            o.eval_seconds,
+        ),
+        Err(message) => store.fail(&run.key, &info.id, message),
+    };
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => eprintln!(
+            "{}: this worker lost the run (it was requeued as stale{}); its result was not \
+             recorded, the run's current worker records its own",
+            run.name,
+            if lost.load(Ordering::Relaxed) {
+                ", seen by the heartbeat"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => return Err(format!("recording the outcome: {e}")),
+    }
+    outcome
+}
+
+/// A run's artifact directory.
+pub fn run_dir(results: &Path, experiment: &str, run: &str) -> PathBuf {
+    results.join(experiment).join(run)
+}
+
+fn execute(
+    store: &Store,
+    device: &Device,
+    options: &WorkerOptions,
+    run: &RunRow,
+) -> Result<Outcome> {
+    let exp = run.experiment_config()?;
+    let out = run_dir(&options.results, &run.experiment, &run.name);
+    let shared_root = options.results.join(&run.experiment).join("shared");
+    let data = ensure_dataset(&exp.data, options)?;
+    let train_split = data.split("train")?;
+    let started = Instant::now();
+
+    // The semantic structure loss's landmark network: named in the file, or trained (once, shared)
+    // from `landmarks.loss`.
+    let mut config = exp.ofhnet_config(run.seed as u64);
+    if let Some(block) = config.losses.semantic.as_mut()
+        && block.network.is_none()
+    {
+        let spec = exp
+            .landmarks
+            .loss
+            .clone()
+            .unwrap_or_else(|| LandmarkSpec::for_role(Role::Loss));
+        block.network = Some(ensure_landmarks(
+            store,
+            &exp.data,
+            &spec,
+            &data,
+            &shared_root,
+            run,
+            device,
+            options,
+        )?);
+    }
+
+    // Stage 1, shared by every run with the same stage-1 configuration.
+    let s1 = stage1_config(&config);
+    let s1_key = format!(
+        "stage1-{}",
+        run_key(&serde_json::json!({"data": exp.data, "config": s1}))
+    );
+    let s1_dir = shared_root.join(&s1_key);
+    let stage1_started = Instant::now();
+    let (s1_path, reused) = loop {
+        match store.claim_shared(&s1_key, "stage1", &s1_dir, &run.key)? {
+            SharedClaim::Ready(path) => break (path, true),
+            SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+            SharedClaim::Train(path) => {
+                let bar = (options.progress)(0, "stage 1");
+                let report = train(
+                    &s1,
+                    &train_split,
+                    &TrainOptions {
+                        out: path.clone(),
+                        resume: true,
+                        stage1_only: true,
+                        ..TrainOptions::default()
+                    },
+                    device,
+                    &bar,
+                )?;
+                bar.finish_and_clear();
+                store_curves(store, &run.key, &path.join(files::LOG))?;
+                store.record_stage(
+                    &run.key,
+                    &StageRow {
+                        stage: "stage1".into(),
+                        status: status::DONE.into(),
+                        shared_key: Some(s1_key.clone()),
+                        reused: false,
+                        checkpoint: Some(path.join(files::INPAINT).display().to_string()),
+                        steps: Some(report.stage1.total_steps as i64),
+                        images_per_s: Some(report.stage1.images_per_s),
+                        seconds: Some(stage1_started.elapsed().as_secs_f64()),
+                    },
+                )?;
+                store.shared_done(&s1_key)?;
+                break (path, false);
+            }
+        }
+    };
+    let inpaint = s1_path.join(files::INPAINT);
+    if reused {
+        store.record_stage(
+            &run.key,
+            &StageRow {
+                stage: "stage1".into(),
+                status: status::DONE.into(),
+                shared_key: Some(s1_key.clone()),
+                reused: true,
+                checkpoint: Some(inpaint.display().to_string()),
+                steps: None,
+                images_per_s: None,
+                seconds: None,
+            },
+        )?;
+    }
+
+    // Stage 2 in the run's own directory, resuming its checkpoints.
+    let stage2_started = Instant::now();
+    store.record_stage(
+        &run.key,
+        &StageRow {
+            stage: "stage2".into(),
+            status: status::RUNNING.into(),
+            shared_key: None,
+            reused: false,
+            checkpoint: None,
+            steps: None,
+            images_per_s: None,
+            seconds: None,
+        },
+    )?;
+    let bar = (options.progress)(0, "stage 2");
+    let report = train(
+        &config,
+        &train_split,
+        &TrainOptions {
+            out: out.clone(),
+            resume: true,
+            inpaint_from: Some(inpaint),
+            ..TrainOptions::default()
+        },
+        device,
+        &bar,
+    )?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{}: stage 2: {} steps this attempt ({} in all{})",
+        run.name,
+        report.stage2.steps_run,
+        report.stage2.total_steps,
+        if report.stage2.skipped {
+            ", already trained"
+        } else {
+            ""
+        }
+    );
+    store_curves(store, &run.key, &out.join(files::LOG))?;
+    store.record_stage(
+        &run.key,
+        &StageRow {
+            stage: "stage2".into(),
+            status: status::DONE.into(),
+            shared_key: None,
+            reused: false,
+            checkpoint: Some(out.join(files::UPSAMPLE).display().to_string()),
+            steps: Some(report.stage2.total_steps as i64),
+            images_per_s: Some(report.stage2.images_per_s),
+            seconds: Some(stage2_started.elapsed().as_secs_f64()),
+        },
+    )?;
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    // Evaluation: every protocol not yet stored.
+    let eval_started = Instant::now();
+    let detector: Option<LandmarkNet> = match &exp.landmarks.eval {
+        Some(spec) => {
+            let dir = ensure_landmarks(
+                store,
+                &exp.data,
+                spec,
+                &data,
+                &shared_root,
+                run,
+                device,
+                options,
+            )?;
+            Some(load_landmark_net(&dir, device)?)
+        }
+        None => None,
+    };
+    let model = Ofhnet::load(&out, device)?;
+    let test = data.split(&exp.evaluation.split)?;
+    let index: HashMap<&str, i64> = test
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as i64))
+        .collect();
+    let done = store.evaluated(&run.key)?;
+    for protocol in &exp.evaluation.protocols {
+        let label = protocol.to_string();
+        if done.contains(&label) {
+            continue;
+        }
+        let t = Instant::now();
+        let bar = (options.progress)(0, "evaluating");
+        let rows = evaluate_ofhnet(
+            &model,
+            &test,
+            detector.as_ref(),
+            &EvalOptions {
+                occlusion: *protocol,
+                batch_size: exp.evaluation.batch_size,
+                limit: exp.evaluation.limit,
+                ..EvalOptions::default()
+            },
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        write_csv(
+            &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
+            &rows,
+        )?;
+        let indexed: Vec<(i64, _)> = rows
+            .into_iter()
+            .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
+            .collect();
+        store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
+    }
+    Ok(Outcome {
+        train_seconds,
+        eval_seconds: eval_started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Everything stage 1 depends on, and nothing else: the run's configuration with stage 2's
+/// networks, losses and schedule set to their defaults.
+fn stage1_config(config: &OfhnetConfig) -> OfhnetConfig {
+    let defaults = OfhnetConfig::default();
+    OfhnetConfig {
+        upsample: defaults.upsample,
+        discriminator: defaults.discriminator,
+        stage2: defaults.stage2,
+        composite: defaults.composite,
+        losses: LossesSpec {
+            inpaint_l2: config.losses.inpaint_l2.clone(),
+            ..defaults.losses
+        },
+        ..config.clone()
+    }
+    .resolved()
+}
+
+/// Reads a model directory's training log into the store.
+fn store_curves(store: &Store, run: &str, log: &Path) -> Result<()> {
+    if !log.exists() {
+        return Ok(());
+    }
+    let mut by_stage: HashMap<String, Vec<(i64, String, f64)>> = HashMap::new();
+    for (stage, step, term, value) in TrainLog::read(log)? {
+        by_stage
+            .entry(stage)
+            .or_default()
+            .push((step as i64, term, value));
+    }
+    for (stage, points) in by_stage {
+        store.write_curves(run, &stage, &points)?;
+    }
+    Ok(())
+}
+
+/// A landmark network shared by every run that asks for the same spec on the same data.
+#[allow(clippy::too_many_arguments)]
+fn ensure_landmarks(
+    store: &Store,
+    data_spec: &DataSpec,
+    spec: &LandmarkSpec,
+    data: &Dataset,
+    shared_root: &Path,
+    run: &RunRow,
+    device: &Device,
+    options: &WorkerOptions,
+) -> Result<PathBuf> {
+    let key = format!(
+        "landmarks-{}",
+        run_key(&serde_json::json!({"data": data_spec, "spec": spec}))
+    );
+    loop {
+        match store.claim_shared(&key, "landmarks", &shared_root.join(&key), &run.key)? {
+            SharedClaim::Ready(path) => return Ok(path),
+            SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+            SharedClaim::Train(path) => {
+                let train_split = data.split("train")?;
+                let test = data.split("test").ok();
+                let bar = (options.progress)(0, "landmarks");
+                train_landmarks(spec, &train_split, test.as_ref(), &path, device, &bar)?;
+                bar.finish_and_clear();
+                store.shared_done(&key)?;
+                return Ok(path);
+            }
+        }
+    }
+}
+
+/// Opens the experiment's prepared dataset, making it from `data.source` when it is missing.
+/// Workers racing to make it each build a private copy and rename it into place; the first
+/// rename wins and the others use it.
+pub fn ensure_dataset(spec: &DataSpec, options: &WorkerOptions) -> Result<Dataset> {
+    let target = &spec.prepared;
+    if target.join("manifest.json").exists() {
+        return Dataset::open(target);
+    }
+    let Some(source) = &spec.source else {
+        return Err(Error::invalid(
+            "data.prepared",
+            format!(
+                "{} is not a prepared dataset and the experiment gives no `data.source` to make \
+                 it from (or run `ofhnet data import` first)",
+                target.display()
+            ),
+        ));
+    };
+    let split: SplitRule = spec
+        .split
+        .parse()
+        .map_err(|e| Error::invalid("data.split", format!("{e}")))?;
+    let tmp = PathBuf::from(format!("{}.tmp-{}", target.display(), std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    let roots = match (&source.synth, &source.celeba) {
+        (Some(synth), None) => {
+            let faces = tmp.join("faces");
+            let bar = (options.progress)(synth.count as u64, "drawing faces");
+            write_celeba_root(
+                &faces,
+                &SynthOptions {
+                    count: synth.count,
+                    seed: synth.seed,
+                    images_per_identity: synth.per_identity,
+                    ..SynthOptions::default()
+                },
+                &bar,
+            )?;
+            bar.finish_and_clear();
+            vec![faces]
+        }
+        (None, Some(roots)) => {
+            for root in roots {
+                if !root.exists() {
+                    return Err(Error::invalid(
+                        "data.source.celeba",
+                        format!("{} does not exist", root.display()),
+                    ));
+                }
+            }
+            roots.clone()
+        }
+        _ => {
+            return Err(Error::invalid(
+                "data.source",
+                "give exactly one of `synth` and `celeba`",
+            ));
+        }
+    };
+    let prepared = tmp.join("prepared");
+    let bar = (options.progress)(0, "importing");
+    dataset::import(
+        &ImportOptions {
+            roots,
+            out: prepared.clone(),
+            split,
+            seed: spec.split_seed,
+            protocol: Protocol::default(),
+            strict: false,
+            force: false,
+        },
+        &bar,
+    )?;
+    bar.finish_and_clear();
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let renamed = std::fs::rename(&prepared, target);
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Err(e) = renamed
+        && !target.join("manifest.json").exists()
+    {
+        return Err(Error::io(target, e));
+    }
+    Dataset::open(target)
+}
+
+/// Expands and validates an experiment file's runs (what `enqueue --dry-run` prints).
+pub fn runs_of(experiment: &Experiment) -> Result<Vec<super::sweep::RunSpec>> {
+    super::sweep::expand(experiment)
+}

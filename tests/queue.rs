@@ -1,0 +1,581 @@
+//! The run store, the queue and the workers: idempotent enqueue, exclusive claims, stale runs,
+//! shared stage-1 models, failures and retries, on SQLite and (when `OFHNET_TEST_POSTGRES_URL`
+//! names a server, as in CI) on PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ofhnet::evaluate::Scores;
+use ofhnet::harness::experiment::parse;
+use ofhnet::harness::store::{SharedClaim, Store, WorkerInfo, create_postgres_database};
+use ofhnet::harness::sweep::expand;
+
+use crate::common::synthetic_dataset;
+
+fn ofhnet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ofhnet"))
+}
+
+/// A fresh PostgreSQL database when the environment names a server.
+fn postgres_db() -> Option<String> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let server = std::env::var("OFHNET_TEST_POSTGRES_URL").ok()?;
+    let name = format!(
+        "ofhnet_t{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() % 1_000_000)
+            .unwrap_or(0)
+    );
+    Some(create_postgres_database(&server, &name).expect("create a test database"))
+}
+
+fn skip_without_postgres() {
+    eprintln!("skipped: set OFHNET_TEST_POSTGRES_URL to a PostgreSQL server (CI does)");
+}
+
+/// An experiment of `runs` tiny OFHNet runs on the shared synthetic faces, differing only in
+/// stage 2's learning rate (so they share one stage 1).
+fn tiny_experiment(name: &str, runs: usize, stage2_steps: usize) -> String {
+    let lrs: Vec<String> = (0..runs)
+        .map(|i| format!("{:.5}", 0.001 + 0.0001 * i as f64))
+        .collect();
+    format!(
+        "name: {name}\n\
+         data: {{prepared: '{}'}}\n\
+         method: {{type: ofhnet, preset: tiny}}\n\
+         losses: {{inpaint_l2: {{weight: 1.0}}, l2: {{weight: 1.0}}, adversarial: {{weight: 0.001}}}}\n\
+         stages:\n\
+         \x20 stage1: {{steps: 2, batch_size: 4, checkpoint_every: 1}}\n\
+         \x20 stage2: {{steps: {stage2_steps}, batch_size: 2, checkpoint_every: 5, log_every: 1}}\n\
+         evaluation: {{protocols: [random], limit: 3, batch_size: 3}}\n\
+         seeds: [0]\n\
+         sweep:\n\
+         \x20 grid: {{stages.stage2.lr: [{}]}}\n",
+        synthetic_dataset().display(),
+        lrs.join(", ")
+    )
+}
+
+fn worker_info(id: &str) -> WorkerInfo {
+    WorkerInfo {
+        id: id.into(),
+        host: "test".into(),
+        device: "cpu".into(),
+        git_commit: None,
+        git_dirty: None,
+    }
+}
+
+fn enqueue_runs(store: &Store, yaml: &str) -> usize {
+    let exp = parse(yaml, Path::new("exp.yaml")).expect("parse");
+    let runs = expand(&exp).expect("expand");
+    store
+        .enqueue(&exp, Path::new("exp.yaml"), &runs)
+        .expect("enqueue")
+        .added
+        .len()
+}
+
+fn check_enqueue_and_claims(db: &str) {
+    let store = Store::open(db).expect("open");
+    let yaml = tiny_experiment("claims", 20, 1);
+    assert_eq!(enqueue_runs(&store, &yaml), 20);
+    assert_eq!(
+        enqueue_runs(&store, &yaml),
+        0,
+        "a second enqueue adds nothing"
+    );
+    assert_eq!(store.counts(Some("claims")).expect("counts").queued, 20);
+
+    // Four claimers, each with its own pool (as separate processes would be), race for the runs.
+    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                s.spawn(move || {
+                    let store = Store::open(db).expect("open");
+                    let me = worker_info(&format!("w{w}"));
+                    let mut keys = Vec::new();
+                    while let Some(run) = store.claim(&me, Some("claims")).expect("claim") {
+                        assert_eq!(run.worker.as_deref(), Some(me.id.as_str()));
+                        keys.push(run.key);
+                    }
+                    keys
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("join"))
+            .collect()
+    });
+    let all: Vec<&String> = claimed.iter().flatten().collect();
+    let unique: HashSet<&String> = all.iter().copied().collect();
+    assert_eq!(all.len(), 20, "every run claimed once: {claimed:?}");
+    assert_eq!(unique.len(), 20, "no run claimed twice: {claimed:?}");
+    let c = store.counts(Some("claims")).expect("counts");
+    assert_eq!((c.queued, c.running), (0, 20));
+}
+
+#[test]
+fn enqueue_is_idempotent_and_claims_are_exclusive_sqlite() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    check_enqueue_and_claims(&tmp.path().join("store.sqlite").display().to_string());
+}
+
+#[test]
+fn enqueue_is_idempotent_and_claims_are_exclusive_postgres() {
+    match postgres_db() {
+        Some(db) => check_enqueue_and_claims(&db),
+        None => skip_without_postgres(),
+    }
+}
+
+fn scores(name: &str, method: &str, psnr: f64) -> Scores {
+    Scores {
+        name: name.into(),
+        method: method.into(),
+        occlusion: "random".into(),
+        psnr,
+        ssim: 0.5,
+        psnr_y: psnr + 1.0,
+        ssim_y: 0.6,
+        nrmse: Some(3.0),
+        iou: None,
+    }
+}
+
+fn check_store_lifecycle(db: &str) {
+    let store = Store::open(db).expect("open");
+    enqueue_runs(&store, &tiny_experiment("life", 3, 1));
+    let a = worker_info("a");
+    let b = worker_info("b");
+
+    // A stale run goes back to the queue; its old worker can no longer record it.
+    let run = store.claim(&a, None).expect("claim").expect("a run");
+    assert_eq!(run.attempts, 1);
+    std::thread::sleep(Duration::from_millis(50));
+    let requeued = store
+        .requeue_stale(Duration::from_millis(10))
+        .expect("requeue");
+    assert_eq!(requeued, vec![run.name.clone()]);
+    assert!(!store.heartbeat(&run.key, &a.id).expect("heartbeat"));
+    let again = store.claim(&b, None).expect("claim").expect("the same run");
+    assert_eq!((again.key.as_str(), again.attempts), (run.key.as_str(), 2));
+    assert!(store.heartbeat(&again.key, &b.id).expect("heartbeat"));
+    assert!(
+        !store
+            .finish(&run.key, &a.id, Path::new("x"), 1.0, 1.0)
+            .expect("finish"),
+        "the old worker's result is refused"
+    );
+
+    // A shared model is trained by one run; the others wait, or take it over from a run
+    // that stopped.
+    let other = store.claim(&a, None).expect("claim").expect("second run");
+    let path = Path::new("results/life/shared/stage1-x");
+    assert_eq!(
+        store
+            .claim_shared("stage1-x", "stage1", path, &again.key)
+            .expect("shared"),
+        SharedClaim::Train(path.to_path_buf())
+    );
+    assert_eq!(
+        store
+            .claim_shared("stage1-x", "stage1", path, &other.key)
+            .expect("shared"),
+        SharedClaim::Wait {
+            owner: again.key.clone()
+        }
+    );
+    assert!(store.fail(&again.key, &b.id, "boom").expect("fail"));
+    assert_eq!(
+        store
+            .claim_shared("stage1-x", "stage1", path, &other.key)
+            .expect("shared"),
+        SharedClaim::Train(path.to_path_buf()),
+        "the owner failed: the next run takes the model over"
+    );
+    store.shared_done("stage1-x").expect("done");
+    assert_eq!(
+        store
+            .claim_shared("stage1-x", "stage1", path, &again.key)
+            .expect("shared"),
+        SharedClaim::Ready(path.to_path_buf())
+    );
+
+    // Metric rows of a (run, protocol) are replaced, never duplicated.
+    let rows: Vec<(i64, Scores)> = (0..5)
+        .flat_map(|i| {
+            let name = format!("{i:06}.jpg");
+            [
+                (i, scores(&name, "ofhnet", 20.0 + i as f64)),
+                (i, scores(&name, "in_bicubic", 19.0)),
+            ]
+        })
+        .collect();
+    store
+        .write_metrics(&other.key, "random", &rows, 1.0)
+        .expect("write");
+    store
+        .write_metrics(&other.key, "random", &rows, 1.0)
+        .expect("write again");
+    assert_eq!(store.metric_count(&other.key).expect("count"), 10);
+    assert_eq!(
+        store.evaluated(&other.key).expect("evaluated"),
+        vec!["random"]
+    );
+    let means = store.metric_means(&other.key).expect("means");
+    let ofh = means.iter().find(|m| m.method == "ofhnet").expect("ofhnet");
+    assert!((ofh.psnr - 22.0).abs() < 1e-9 && ofh.images == 5);
+    assert_eq!(ofh.iou, None);
+
+    // Only failed runs are retried.
+    assert_eq!(
+        store.retry_failed("life").expect("retry"),
+        vec![again.name.clone()]
+    );
+    let c = store.counts(Some("life")).expect("counts");
+    assert_eq!((c.queued, c.running, c.failed), (2, 1, 0));
+    assert_eq!(
+        store
+            .find_run(&format!("life/{}", again.name))
+            .expect("find")
+            .key,
+        again.key
+    );
+    assert!(store.find_run("nope").is_err());
+}
+
+#[test]
+fn store_lifecycle_sqlite() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    check_store_lifecycle(&tmp.path().join("store.sqlite").display().to_string());
+}
+
+#[test]
+fn store_lifecycle_postgres() {
+    match postgres_db() {
+        Some(db) => check_store_lifecycle(&db),
+        None => skip_without_postgres(),
+    }
+}
+
+/// Runs `ofhnet ARGS` in `dir` and returns (success, stdout, stderr).
+fn ofhnet_in(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = ofhnet()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run ofhnet");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check_four_workers(db: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("many.yaml"), tiny_experiment("many", 40, 2)).expect("write");
+    let (ok, out, err) = ofhnet_in(dir, &["enqueue", "many.yaml", "--db", db]);
+    assert!(ok, "{err}");
+    assert!(out.contains("40 runs, 40 added"), "{out}");
+
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            ofhnet()
+                .current_dir(dir)
+                .args([
+                    "worker",
+                    "--db",
+                    db,
+                    "--heartbeat",
+                    "1",
+                    "--stale-after",
+                    "600",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn worker")
+        })
+        .collect();
+    let outputs: Vec<_> = workers
+        .into_iter()
+        .map(|w| w.wait_with_output().expect("worker"))
+        .collect();
+    let mut per_worker = Vec::new();
+    for o in &outputs {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "a worker failed:\n{err}");
+        assert!(
+            !err.to_lowercase().contains("locked"),
+            "a worker hit a lock error:\n{err}"
+        );
+        per_worker
+            .push(err.matches("\ndone many/").count() + usize::from(err.starts_with("done many/")));
+    }
+
+    let store = Store::open(db).expect("open");
+    let runs = store.runs(Some("many")).expect("runs");
+    assert_eq!(runs.len(), 40);
+    let mut stage1_trained = 0;
+    for r in &runs {
+        assert_eq!(r.status, "done", "{}: {:?}", r.name, r.error);
+        assert_eq!(r.attempts, 1, "{} ran more than once", r.name);
+        // Three test faces, OFHNet and IN+bicubic: six rows, exactly once.
+        assert_eq!(store.metric_count(&r.key).expect("count"), 6, "{}", r.name);
+        let stages = store.stages(&r.key).expect("stages");
+        let s1 = stages.iter().find(|s| s.stage == "stage1").expect("stage1");
+        stage1_trained += usize::from(!s1.reused);
+    }
+    assert_eq!(
+        stage1_trained, 1,
+        "stage 1 is trained once and reused 39 times"
+    );
+    assert_eq!(per_worker.iter().sum::<usize>(), 40, "{per_worker:?}");
+    let (ok, out, _) = ofhnet_in(dir, &["status", "many", "--db", db]);
+    assert!(ok && out.contains("40 runs: 40 done"), "{out}");
+    assert!(out.contains("1 stage-1 trainings"), "{out}");
+}
+
+#[test]
+fn four_workers_share_one_sqlite_store() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    check_four_workers(&tmp.path().join("store.sqlite").display().to_string());
+}
+
+#[test]
+fn four_workers_share_one_postgres_store() {
+    match postgres_db() {
+        Some(db) => check_four_workers(&db),
+        None => skip_without_postgres(),
+    }
+}
+
+fn stage2_step(run_dir: &Path) -> usize {
+    std::fs::read_to_string(run_dir.join("stage2/checkpoint/state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["step"].as_u64())
+        .unwrap_or(0) as usize
+}
+
+#[test]
+fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = dir.join("store.sqlite").display().to_string();
+    std::fs::write(dir.join("kill.yaml"), tiny_experiment("kill", 1, 400)).expect("write");
+    let flags = [
+        "--db",
+        db.as_str(),
+        "--heartbeat",
+        "0.3",
+        "--stale-after",
+        "2",
+    ];
+    let (ok, _, err) = ofhnet_in(dir, &["enqueue", "kill.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    let store = Store::open(&db).expect("open");
+    let run = store.runs(Some("kill")).expect("runs").remove(0);
+    let run_dir: PathBuf = dir.join("results/kill").join(&run.name);
+
+    let mut first = ofhnet()
+        .current_dir(dir)
+        .arg("worker")
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while stage2_step(&run_dir) < 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "stage 2 never checkpointed"
+        );
+        if let Ok(Some(status)) = first.try_wait() {
+            panic!("the worker exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    let killed_at = stage2_step(&run_dir);
+    assert_eq!(store.runs(Some("kill")).expect("runs")[0].status, "running");
+
+    // The next worker finds the run stale, requeues it and resumes its checkpoints.
+    let (ok, _, err) = ofhnet_in(dir, &[&["worker"][..], &flags[..]].concat());
+    assert!(ok, "{err}");
+    assert!(err.contains("stopped heartbeating"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("stage 2:"))
+        .unwrap_or_else(|| panic!("no stage-2 line:\n{err}"));
+    let this_attempt: usize = line
+        .split("stage 2: ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable: {line}"));
+    assert!(
+        this_attempt <= 400 - killed_at + 5 && this_attempt < 400,
+        "resumed near step {killed_at}, not from scratch: {line}"
+    );
+    let run = store.runs(Some("kill")).expect("runs").remove(0);
+    assert_eq!((run.status.as_str(), run.attempts), ("done", 2));
+    assert_eq!(store.metric_count(&run.key).expect("count"), 6);
+    assert_eq!(
+        store.evaluated(&run.key).expect("evaluated"),
+        vec!["random"]
+    );
+    // The training curve has each (step, term) once.
+    let curve = store
+        .query_strings(&format!(
+            "SELECT COUNT(*) FROM curves WHERE run_key = '{}' AND stage = 'stage2' AND term = 'l2'",
+            run.key
+        ))
+        .expect("curve");
+    assert_eq!(curve, vec!["400"]);
+}
+
+#[test]
+fn a_failed_run_does_not_stop_the_sweep_and_retry_runs_it_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = dir.join("store.sqlite").display().to_string();
+    // The second run names a landmark network that does not exist (yet): it fails.
+    let yaml = "name: fails\n\
+        data:\n\
+        \x20 prepared: data\n\
+        \x20 source: {synth: {count: 200, seed: 4}}\n\
+        method: {type: ofhnet, preset: tiny}\n\
+        stages:\n\
+        \x20 stage1: {steps: 2, batch_size: 4}\n\
+        \x20 stage2: {steps: 2, batch_size: 2}\n\
+        evaluation: {protocols: [random, size:4], limit: 2}\n\
+        sweep:\n\
+        \x20 grid:\n\
+        \x20   losses.semantic: [null, {weight: 1.0, network: lm}]\n";
+    std::fs::write(dir.join("fails.yaml"), yaml).expect("write");
+    let (ok, out, err) = ofhnet_in(dir, &["run", "fails.yaml", "--db", &db]);
+    assert!(!ok, "a failed run makes `run` exit non-zero");
+    assert!(err.contains("1 of 2 runs failed"), "{err}");
+    assert!(out.contains("1 done") && out.contains("1 failed"), "{out}");
+    assert!(
+        out.contains("losses.semantic.network"),
+        "the error is shown: {out}"
+    );
+    let store = Store::open(&db).expect("open");
+    let runs: HashMap<String, _> = store
+        .runs(Some("fails"))
+        .expect("runs")
+        .into_iter()
+        .map(|r| (r.status.clone(), r))
+        .collect();
+    assert_eq!(store.metric_count(&runs["done"].key).expect("count"), 8);
+    assert!(runs["failed"].error.as_deref().unwrap_or("").contains("lm"));
+
+    // Fix the cause (train the network), retry the failed run, and finish the sweep.
+    let (ok, _, err) = ofhnet_in(
+        dir,
+        &[
+            "landmarks",
+            "train",
+            "--data",
+            "data",
+            "--out",
+            "lm",
+            "--role",
+            "loss",
+            "--steps",
+            "2",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = ofhnet_in(dir, &["retry", "fails", "--failed", "--db", &db]);
+    assert!(
+        ok && out.contains("1 failed runs back in the queue"),
+        "{out}"
+    );
+    let (ok, out, err) = ofhnet_in(dir, &["run", "fails.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 runs: 2 done"), "{out}");
+    let fixed = store.find_run(&runs["failed"].key).expect("run");
+    assert_eq!((fixed.status.as_str(), fixed.attempts), ("done", 2));
+
+    // Running it again does nothing new.
+    let (ok, _, err) = ofhnet_in(dir, &["run", "fails.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("(0 new)") && err.contains("0 done, 0 failed"),
+        "{err}"
+    );
+    for r in store.runs(Some("fails")).expect("runs") {
+        assert!(r.attempts <= 2);
+    }
+    let (ok, out, _) = ofhnet_in(
+        dir,
+        &["show", &format!("fails/{}", fixed.name), "--db", &db],
+    );
+    assert!(
+        ok && out.contains("stage2") && out.contains("size:4"),
+        "{out}"
+    );
+}
+
+#[test]
+fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::write(dir.join("ok.yaml"), tiny_experiment("dry", 3, 1)).expect("write");
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &["enqueue", "ok.yaml", "--dry-run", "--db", "x.sqlite"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dry: 3 runs"), "{out}");
+    assert!(out.contains("lr=0.0012,seed=0"), "{out}");
+    assert!(!dir.join("x.sqlite").exists(), "a dry run touches no store");
+
+    let bad = tiny_experiment("dry", 3, 1).replace("seeds: [0]", "seedz: [0]");
+    std::fs::write(dir.join("bad.yaml"), bad).expect("write");
+    let (ok, _, err) = ofhnet_in(dir, &["enqueue", "bad.yaml", "--db", "x.sqlite"]);
+    assert!(!ok);
+    assert!(err.contains("bad.yaml:9:"), "{err}");
+    assert!(err.contains("seedz") && err.contains("seeds"), "{err}");
+
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--set",
+            "stages.stage2.steps=7",
+            "--set",
+            "name=dry2",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dry2: 3 runs"), "{out}");
+    let (ok, _, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--set",
+            "stages.stage2.stepz=7",
+        ],
+    );
+    assert!(!ok && err.contains("stepz"), "{err}");
+}
