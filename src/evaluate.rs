@@ -18,12 +18,16 @@ use crate::data::dataset::Split;
 use crate::data::landmarks::Landmarks68;
 use crate::data::occlusion::OcclusionProtocol;
 use crate::data::resize::upscale;
+use crate::methods::position_patch::PositionPatch;
 use crate::metrics::landmarks::nrmse;
 use crate::metrics::parsing::{mean_iou, parsing_map};
 use crate::metrics::psnr_ssim::image_metrics;
 use crate::model::Ofhnet;
+use crate::nets::generator::Generator;
+use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
-use crate::train::tensors::images_to_tensor;
+use crate::train::ofhnet::inpaint_for_upsampling;
+use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
 
 /// The scores of one method on one test face.
@@ -65,9 +69,52 @@ impl Default for EvalOptions {
 }
 
 /// Method names as they appear in CSVs and reports.
-pub mod methods {
-    pub const OFHNET: &str = "ofhnet";
-    pub const IN_BICUBIC: &str = "in_bicubic";
+pub use crate::methods::names as methods;
+
+/// How a pipeline turns the inpainted 16x16 face into 128x128.
+pub enum Upscale<'a> {
+    /// A learned stage-2 generator (OFHNet, VDSR, FSRCNN, URDGN).
+    Network(&'a Generator),
+    /// PIL's bicubic (IN+bicubic).
+    Bicubic,
+    /// Position-patch dictionaries (IN+Ma).
+    PositionPatch(&'a PositionPatch),
+}
+
+/// A method behind a trained InpaintNet.
+pub struct Pipeline<'a> {
+    pub inpaint: &'a InpaintNet,
+    /// Feed the upscaler the known pixels and InpaintNet's only inside the hole.
+    pub composite: bool,
+    pub device: &'a Device,
+    /// The method's name in the rows.
+    pub method: &'a str,
+    pub upscale: Upscale<'a>,
+}
+
+impl Pipeline<'_> {
+    /// The inpainted LR faces (the upscaler's input) and the method's HR outputs.
+    pub fn run(
+        &self,
+        occluded: &[&RgbImage],
+        hr_size: u32,
+    ) -> Result<(Vec<RgbImage>, Vec<RgbImage>)> {
+        let x = images_to_tensor(occluded, self.device);
+        let (_, input) = inpaint_for_upsampling(self.inpaint, x, self.composite);
+        let inpainted = tensor_to_images(input.clone());
+        let outputs = match &self.upscale {
+            Upscale::Network(g) => tensor_to_images(g.forward(input)),
+            Upscale::Bicubic => inpainted
+                .iter()
+                .map(|lr| upscale(lr, hr_size, -0.5))
+                .collect(),
+            Upscale::PositionPatch(pp) => inpainted
+                .iter()
+                .map(|lr| pp.hallucinate(lr))
+                .collect::<Result<_>>()?,
+        };
+        Ok((inpainted, outputs))
+    }
 }
 
 /// The occluded LR faces of a split under a protocol.
@@ -121,9 +168,29 @@ fn detect(detector: &LandmarkNet, faces: &[RgbImage], device: &Device) -> Vec<La
     detector.points(images_to_tensor(&refs, device))
 }
 
-/// Evaluates OFHNet and, behind the same InpaintNet outputs, IN+bicubic.
+/// Evaluates a trained model (OFHNet or a learned baseline) and, behind the same InpaintNet
+/// outputs, IN+bicubic.
 pub fn evaluate_ofhnet(
     model: &Ofhnet,
+    split: &Split,
+    detector: Option<&LandmarkNet>,
+    options: &EvalOptions,
+    bar: &ProgressBar,
+) -> Result<Vec<Scores>> {
+    let pipeline = Pipeline {
+        inpaint: &model.inpaint,
+        composite: model.config.composite,
+        device: &model.device,
+        method: model.config.generator.method(),
+        upscale: Upscale::Network(&model.generator),
+    };
+    evaluate_pipeline(&pipeline, split, detector, options, bar)
+}
+
+/// Evaluates a method and, behind the same InpaintNet outputs, IN+bicubic (once, when the
+/// method is IN+bicubic itself).
+pub fn evaluate_pipeline(
+    pipeline: &Pipeline,
     split: &Split,
     detector: Option<&LandmarkNet>,
     options: &EvalOptions,
@@ -137,32 +204,37 @@ pub fn evaluate_ofhnet(
         ));
     }
     bar.set_length(n as u64);
+    let with_bicubic = pipeline.method != methods::IN_BICUBIC;
     let mut rows = Vec::with_capacity(2 * n);
     let all: Vec<usize> = (0..n).collect();
     for idx in all.chunks(options.batch_size.max(1)) {
         let occluded = occluded_faces(split, options, idx);
         let refs: Vec<&RgbImage> = occluded.iter().collect();
-        let outs = model.hallucinate(&refs);
+        let (inpainted, outs) = pipeline.run(&refs, split.hr_size)?;
         let hrs: Vec<RgbImage> = idx.iter().map(|&i| split.hr_image(i)).collect();
-        let ofh: Vec<RgbImage> = outs.iter().map(|h| h.output.clone()).collect();
-        let bic: Vec<RgbImage> = outs
-            .iter()
-            .map(|h| upscale(&h.inpainted, split.hr_size, -0.5))
-            .collect();
-        let (gt_pts, ofh_pts, bic_pts) = match detector {
+        let bic: Vec<RgbImage> = if with_bicubic {
+            inpainted
+                .iter()
+                .map(|lr| upscale(lr, split.hr_size, -0.5))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (gt_pts, out_pts, bic_pts) = match detector {
             Some(d) => (
-                Some(detect(d, &hrs, &model.device)),
-                Some(detect(d, &ofh, &model.device)),
-                Some(detect(d, &bic, &model.device)),
+                Some(detect(d, &hrs, pipeline.device)),
+                Some(detect(d, &outs, pipeline.device)),
+                with_bicubic.then(|| detect(d, &bic, pipeline.device)),
             ),
             None => (None, None, None),
         };
         for (k, &i) in idx.iter().enumerate() {
             let name = &split.names[i];
-            for (method, out, pts) in [
-                (methods::OFHNET, &ofh[k], &ofh_pts),
-                (methods::IN_BICUBIC, &bic[k], &bic_pts),
-            ] {
+            let mut methods_here = vec![(pipeline.method, &outs[k], &out_pts)];
+            if with_bicubic {
+                methods_here.push((methods::IN_BICUBIC, &bic[k], &bic_pts));
+            }
+            for (method, out, pts) in methods_here {
                 let points = match (&gt_pts, pts) {
                     (Some(g), Some(p)) => Some((&g[k], &p[k])),
                     _ => None,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod evaluate;
 pub mod harness;
 pub mod losses;
+pub mod methods;
 pub mod metrics;
 pub mod model;
 pub mod nets;

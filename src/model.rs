@@ -7,11 +7,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
+use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNet;
-use crate::nets::upsample::UpsampleNet;
 use crate::train::checkpoint::{load_module, read_json};
 use crate::train::config::OfhnetConfig;
-use crate::train::ofhnet::{files, inpaint_for_upsampling};
+use crate::train::ofhnet::{files, inpaint_for_upsampling, load_generator};
 use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
 
@@ -21,7 +21,8 @@ pub struct Ofhnet {
     pub dir: PathBuf,
     pub config: OfhnetConfig,
     pub inpaint: InpaintNet,
-    pub upsample: UpsampleNet,
+    /// The stage-2 generator (UpsampleNet, or a learned baseline's network).
+    pub generator: Generator,
     pub device: Device,
 }
 
@@ -61,12 +62,12 @@ impl Ofhnet {
             config.inpaint_config().init(device),
             &dir.join(files::INPAINT),
         )?;
-        let upsample = load_module(config.upsample_config().init(device), &upsample_path)?;
+        let generator = load_generator(config.generator_init(device), &upsample_path)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             config,
             inpaint: inpaint.valid(),
-            upsample: upsample.valid(),
+            generator: generator.valid(),
             device: device.clone(),
         })
     }
@@ -75,7 +76,7 @@ impl Ofhnet {
     /// input of UpsampleNet and the HR output.
     pub fn forward(&self, occluded: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let (_, input) = inpaint_for_upsampling(&self.inpaint, occluded, self.config.composite);
-        let output = self.upsample.forward(input.clone());
+        let output = self.generator.forward(input.clone());
         (input, output)
     }
 

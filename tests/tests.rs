@@ -1,5 +1,6 @@
 //! ofhnet's one integration-test binary (burn links slowly, so every area is a module here).
 
+mod baselines;
 mod cli;
 mod common;
 mod harness;

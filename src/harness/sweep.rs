@@ -150,6 +150,16 @@ fn short_path(path: &str) -> String {
 fn value_label(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        // A tagged block (a method) reads as its type and its other values.
+        Value::Object(m) if m.get("type").is_some_and(Value::is_string) => {
+            let mut parts = vec![value_label(&m["type"])];
+            parts.extend(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "type")
+                    .map(|(k, v)| format!("{k}={}", value_label(v))),
+            );
+            parts.join("+")
+        }
         Value::Array(a) => a.iter().map(value_label).collect::<Vec<_>>().join("x"),
         other => other.to_string(),
     }

@@ -32,14 +32,18 @@ use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
-use crate::evaluate::{EvalOptions, evaluate_ofhnet, write_csv};
+use crate::evaluate::{EvalOptions, Pipeline, Upscale, evaluate_pipeline, write_csv};
+use crate::methods::position_patch::PositionPatch;
 use crate::model::Ofhnet;
+use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
+use crate::train::checkpoint::load_module;
 use crate::train::config::{LossesSpec, OfhnetConfig};
 use crate::train::landmarks::{LandmarkSpec, Role, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
 use crate::train::ofhnet::{TrainOptions, files, train};
 use crate::{Error, Result};
+use burn::module::Module;
 
 /// How a worker behaves.
 #[derive(Clone, Debug)]
@@ -342,6 +346,153 @@ fn execute(
         )?;
     }
 
+    // Stage 2: a learned generator in the run's own directory (resuming its checkpoints), or
+    // IN+Ma's dictionaries, or nothing (IN+bicubic).
+    let dictionaries = if exp.method.trains_stage2() {
+        train_generator(
+            store,
+            run,
+            &config,
+            &train_split,
+            &out,
+            &inpaint,
+            device,
+            options,
+        )?;
+        None
+    } else if let Some(pp) = exp.method.position_patch() {
+        let t = Instant::now();
+        let built = PositionPatch::build(&train_split, &pp)?;
+        eprintln!(
+            "{}: IN+Ma dictionaries: {} positions from {} faces in {:.1}s",
+            run.name,
+            built.positions(),
+            built.train_faces,
+            t.elapsed().as_secs_f64()
+        );
+        store.record_stage(
+            &run.key,
+            &StageRow {
+                stage: "stage2".into(),
+                status: status::DONE.into(),
+                shared_key: None,
+                reused: false,
+                checkpoint: None,
+                steps: None,
+                images_per_s: None,
+                seconds: Some(t.elapsed().as_secs_f64()),
+            },
+        )?;
+        Some(built)
+    } else {
+        None
+    };
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    // Evaluation: every protocol not yet stored.
+    let eval_started = Instant::now();
+    let detector: Option<LandmarkNet> = match &exp.landmarks.eval {
+        Some(spec) => {
+            let dir = ensure_landmarks(
+                store,
+                &exp.data,
+                spec,
+                &data,
+                &shared_root,
+                run,
+                device,
+                options,
+            )?;
+            Some(load_landmark_net(&dir, device)?)
+        }
+        None => None,
+    };
+    let inpaint_net: InpaintNet =
+        load_module(config.inpaint_config().init(device), &inpaint)?.valid();
+    let model = if exp.method.trains_stage2() {
+        Some(Ofhnet::load(&out, device)?)
+    } else {
+        None
+    };
+    let pipeline = match (&model, &dictionaries) {
+        (Some(m), _) => Pipeline {
+            inpaint: &m.inpaint,
+            composite: m.config.composite,
+            device,
+            method: exp.method.label(),
+            upscale: Upscale::Network(&m.generator),
+        },
+        (None, Some(pp)) => Pipeline {
+            inpaint: &inpaint_net,
+            composite: config.composite,
+            device,
+            method: exp.method.label(),
+            upscale: Upscale::PositionPatch(pp),
+        },
+        (None, None) => Pipeline {
+            inpaint: &inpaint_net,
+            composite: config.composite,
+            device,
+            method: exp.method.label(),
+            upscale: Upscale::Bicubic,
+        },
+    };
+    let test = data.split(&exp.evaluation.split)?;
+    let index: HashMap<&str, i64> = test
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i as i64))
+        .collect();
+    let done = store.evaluated(&run.key)?;
+    for protocol in &exp.evaluation.protocols {
+        let label = protocol.to_string();
+        if done.contains(&label) {
+            continue;
+        }
+        let t = Instant::now();
+        let bar = (options.progress)(0, "evaluating");
+        let rows = evaluate_pipeline(
+            &pipeline,
+            &test,
+            detector.as_ref(),
+            &EvalOptions {
+                occlusion: *protocol,
+                batch_size: exp.evaluation.batch_size,
+                limit: exp.evaluation.limit,
+                ..EvalOptions::default()
+            },
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        write_csv(
+            &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
+            &rows,
+        )?;
+        let indexed: Vec<(i64, _)> = rows
+            .into_iter()
+            .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
+            .collect();
+        store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
+    }
+    Ok(Outcome {
+        train_seconds,
+        eval_seconds: eval_started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Trains (or resumes) a run's stage-2 generator in its own directory.
+#[allow(clippy::too_many_arguments)]
+fn train_generator(
+    store: &Store,
+    run: &RunRow,
+    config: &OfhnetConfig,
+    train_split: &crate::data::dataset::Split,
+    out: &Path,
+    inpaint: &Path,
+    device: &Device,
+    options: &WorkerOptions,
+) -> Result<()> {
     // Stage 2 in the run's own directory, resuming its checkpoints.
     let stage2_started = Instant::now();
     store.record_stage(
@@ -359,12 +510,12 @@ fn execute(
     )?;
     let bar = (options.progress)(0, "stage 2");
     let report = train(
-        &config,
-        &train_split,
+        config,
+        train_split,
         &TrainOptions {
-            out: out.clone(),
+            out: out.to_path_buf(),
             resume: true,
-            inpaint_from: Some(inpaint),
+            inpaint_from: Some(inpaint.to_path_buf()),
             ..TrainOptions::default()
         },
         device,
@@ -396,69 +547,7 @@ fn execute(
             seconds: Some(stage2_started.elapsed().as_secs_f64()),
         },
     )?;
-    let train_seconds = started.elapsed().as_secs_f64();
-
-    // Evaluation: every protocol not yet stored.
-    let eval_started = Instant::now();
-    let detector: Option<LandmarkNet> = match &exp.landmarks.eval {
-        Some(spec) => {
-            let dir = ensure_landmarks(
-                store,
-                &exp.data,
-                spec,
-                &data,
-                &shared_root,
-                run,
-                device,
-                options,
-            )?;
-            Some(load_landmark_net(&dir, device)?)
-        }
-        None => None,
-    };
-    let model = Ofhnet::load(&out, device)?;
-    let test = data.split(&exp.evaluation.split)?;
-    let index: HashMap<&str, i64> = test
-        .names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i as i64))
-        .collect();
-    let done = store.evaluated(&run.key)?;
-    for protocol in &exp.evaluation.protocols {
-        let label = protocol.to_string();
-        if done.contains(&label) {
-            continue;
-        }
-        let t = Instant::now();
-        let bar = (options.progress)(0, "evaluating");
-        let rows = evaluate_ofhnet(
-            &model,
-            &test,
-            detector.as_ref(),
-            &EvalOptions {
-                occlusion: *protocol,
-                batch_size: exp.evaluation.batch_size,
-                limit: exp.evaluation.limit,
-                ..EvalOptions::default()
-            },
-            &bar,
-        )?;
-        bar.finish_and_clear();
-        write_csv(
-            &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
-            &rows,
-        )?;
-        let indexed: Vec<(i64, _)> = rows
-            .into_iter()
-            .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
-            .collect();
-        store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
-    }
-    Ok(Outcome {
-        train_seconds,
-        eval_seconds: eval_started.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 /// Everything stage 1 depends on, and nothing else: the run's configuration with stage 2's
@@ -466,6 +555,8 @@ fn execute(
 fn stage1_config(config: &OfhnetConfig) -> OfhnetConfig {
     let defaults = OfhnetConfig::default();
     OfhnetConfig {
+        preset: defaults.preset,
+        generator: defaults.generator,
         upsample: defaults.upsample,
         discriminator: defaults.discriminator,
         stage2: defaults.stage2,

@@ -1,10 +1,15 @@
 //! The networks of OFHNet (burn 0.22; each an `XConfig` with `init(&Device)` and a `forward`):
 //! [`inpaint::InpaintNet`] (paper Sec. 3.1), [`upsample::UpsampleNet`] (Sec. 3.1),
 //! [`discriminator::Discriminator`] (Sec. 3.2) and [`landmark::LandmarkNet`] (Sec. 3.2, after
-//! Fan & Zhou).
+//! Fan & Zhou); the learned baselines [`vdsr::Vdsr`], [`fsrcnn::Fsrcnn`] and
+//! [`urdgn::UrdgnGenerator`]; and [`generator::Generator`], the stage-2 network of a run.
 
 pub mod blocks;
 pub mod discriminator;
+pub mod fsrcnn;
+pub mod generator;
 pub mod inpaint;
 pub mod landmark;
 pub mod upsample;
+pub mod urdgn;
+pub mod vdsr;

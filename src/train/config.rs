@@ -7,8 +7,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::nets::discriminator::DiscriminatorConfig;
+use crate::nets::fsrcnn::FsrcnnConfig;
+use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNetConfig;
 use crate::nets::upsample::{UpsampleNetConfig, presets};
+use crate::nets::urdgn::UrdgnConfig;
+use crate::nets::vdsr::VdsrConfig;
 use crate::{Error, Result};
 
 /// Network-size presets.
@@ -46,6 +50,81 @@ impl Preset {
             Preset::Tiny => [4, 4, 8, 8, 8, 8],
             Preset::Cpu => [8, 8, 16, 16, 32, 32],
             Preset::Paper => [32, 32, 64, 64, 128, 128],
+        }
+    }
+}
+
+/// The stage-2 generator: OFHNet's UpsampleNet (widths in `upsample`) or a learned baseline.
+/// Unset sizes come from the preset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GeneratorSpec {
+    /// OFHNet's UpsampleNet.
+    #[default]
+    Upsample,
+    /// VDSR (Kim et al., CVPR 2016): `depth` 3x3 layers of `width` channels on the bicubic input.
+    Vdsr {
+        #[serde(default)]
+        depth: Option<usize>,
+        #[serde(default)]
+        width: Option<usize>,
+    },
+    /// FSRCNN(d, s, m) (Dong et al., ECCV 2016) with one stride-8 transposed convolution.
+    Fsrcnn {
+        #[serde(default)]
+        d: Option<usize>,
+        #[serde(default)]
+        s: Option<usize>,
+        #[serde(default)]
+        m: Option<usize>,
+    },
+    /// URDGN's generator (Yu & Porikli, ECCV 2016): three 2x transposed convolutions.
+    Urdgn {
+        #[serde(default)]
+        widths: Option<[usize; 3]>,
+    },
+}
+
+impl GeneratorSpec {
+    /// The method name this generator is reported under.
+    pub fn method(&self) -> &'static str {
+        match self {
+            GeneratorSpec::Upsample => "ofhnet",
+            GeneratorSpec::Vdsr { .. } => "in_vdsr",
+            GeneratorSpec::Fsrcnn { .. } => "in_fsrcnn",
+            GeneratorSpec::Urdgn { .. } => "in_urdgn",
+        }
+    }
+
+    fn resolved(&self, preset: Preset) -> Self {
+        match self {
+            GeneratorSpec::Upsample => GeneratorSpec::Upsample,
+            GeneratorSpec::Vdsr { depth, width } => {
+                let (d, w) = match preset {
+                    Preset::Tiny => (4, 8),
+                    Preset::Cpu => (8, 16),
+                    Preset::Paper => (20, 64),
+                };
+                GeneratorSpec::Vdsr {
+                    depth: Some(depth.unwrap_or(d)),
+                    width: Some(width.unwrap_or(w)),
+                }
+            }
+            GeneratorSpec::Fsrcnn { d, s, m } => {
+                let (dd, ss, mm) = match preset {
+                    Preset::Tiny => (8, 4, 1),
+                    // FSRCNN is small: the paper's setting fits the CPU budget.
+                    Preset::Cpu | Preset::Paper => (56, 12, 4),
+                };
+                GeneratorSpec::Fsrcnn {
+                    d: Some(d.unwrap_or(dd)),
+                    s: Some(s.unwrap_or(ss)),
+                    m: Some(m.unwrap_or(mm)),
+                }
+            }
+            GeneratorSpec::Urdgn { widths } => GeneratorSpec::Urdgn {
+                widths: Some(widths.unwrap_or(preset.upsample_widths())),
+            },
         }
     }
 }
@@ -213,6 +292,8 @@ pub struct OfhnetConfig {
     pub seed: u64,
     pub inpaint: InpaintSpec,
     pub upsample: UpsampleSpec,
+    /// The stage-2 generator (default: UpsampleNet; the baselines set it).
+    pub generator: GeneratorSpec,
     pub discriminator: DiscriminatorSpec,
     pub losses: LossesSpec,
     /// Stage 1: InpaintNet with Eq. 1.
@@ -231,6 +312,7 @@ impl Default for OfhnetConfig {
             seed: 0,
             inpaint: InpaintSpec::default(),
             upsample: UpsampleSpec::default(),
+            generator: GeneratorSpec::default(),
             discriminator: DiscriminatorSpec::default(),
             losses: LossesSpec::default(),
             stage1: StageSpec {
@@ -262,6 +344,7 @@ impl OfhnetConfig {
                 .widths
                 .unwrap_or(c.preset.discriminator_widths()),
         );
+        c.generator = c.generator.resolved(c.preset);
         c
     }
 
@@ -374,6 +457,32 @@ impl OfhnetConfig {
         UpsampleNetConfig::new()
             .with_widths(r.upsample.widths.unwrap_or(presets::CPU))
             .with_head_width(r.upsample.head_width.unwrap_or(16))
+    }
+
+    /// Builds the stage-2 generator on `device`.
+    pub fn generator_init(&self, device: &burn::tensor::Device) -> Generator {
+        let r = self.resolved();
+        match r.generator {
+            GeneratorSpec::Upsample => Generator::Upsample(self.upsample_config().init(device)),
+            GeneratorSpec::Vdsr { depth, width } => Generator::Vdsr(
+                VdsrConfig::new()
+                    .with_depth(depth.unwrap_or(20))
+                    .with_width(width.unwrap_or(64))
+                    .init(device),
+            ),
+            GeneratorSpec::Fsrcnn { d, s, m } => Generator::Fsrcnn(
+                FsrcnnConfig::new()
+                    .with_d(d.unwrap_or(56))
+                    .with_s(s.unwrap_or(12))
+                    .with_m(m.unwrap_or(4))
+                    .init(device),
+            ),
+            GeneratorSpec::Urdgn { widths } => Generator::Urdgn(
+                UrdgnConfig::new()
+                    .with_widths(widths.unwrap_or(presets::CPU))
+                    .init(device),
+            ),
+        }
     }
 
     /// burn's discriminator configuration.

@@ -32,9 +32,9 @@ use super::tensors::raw_to_tensor;
 use crate::data::dataset::Split;
 use crate::losses;
 use crate::nets::discriminator::Discriminator;
+use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
-use crate::nets::upsample::UpsampleNet;
 use crate::{Error, Result};
 
 /// File names inside a model directory.
@@ -512,10 +512,10 @@ fn train_stage2(
         Some(dir) => Some(frozen_landmark_net(dir, &ad)?),
         None => None,
     };
-    let (mut generator, mut discriminator): (UpsampleNet, Discriminator) =
+    let (mut generator, mut discriminator): (Generator, Discriminator) =
         super::seeded_init(&ad, config.seed.wrapping_add(2), || {
             (
-                config.upsample_config().init(&ad),
+                config.generator_init(&ad),
                 config.discriminator_config().init(&ad),
             )
         });
@@ -525,7 +525,7 @@ fn train_stage2(
     let ckpt = CheckpointDir::new(out.join("stage2").join("checkpoint"));
     let (start, elapsed0) = match ckpt.latest() {
         Some(dir) => {
-            generator = load_module(generator, &dir.join("generator.bpk"))?;
+            generator = load_generator(generator, &dir.join("generator.bpk"))?;
             discriminator = load_module(discriminator, &dir.join("discriminator.bpk"))?;
             optim_g = load_optimizer(optim_g, &dir.join("optim_g.bpk"))?;
             optim_d = load_optimizer(optim_d, &dir.join("optim_d.bpk"))?;
@@ -618,7 +618,7 @@ fn train_stage2(
                 elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
             };
             ckpt.write(&state, |dir| {
-                save_module(&generator, &dir.join("generator.bpk"))?;
+                save_generator(&generator, &dir.join("generator.bpk"))?;
                 save_module(&discriminator, &dir.join("discriminator.bpk"))?;
                 save_optimizer(&optim_g, &dir.join("optim_g.bpk"))?;
                 save_optimizer(&optim_d, &dir.join("optim_d.bpk"))
@@ -629,7 +629,7 @@ fn train_stage2(
     if finished {
         save_module(&discriminator, &out.join(files::DISCRIMINATOR))?;
         // UpsampleNet last: its presence marks the model as complete.
-        save_module(&generator, &out.join(files::UPSAMPLE))?;
+        save_generator(&generator, &out.join(files::UPSAMPLE))?;
     }
     Ok(StageReport {
         steps_run,
@@ -638,5 +638,26 @@ fn train_stage2(
         last_terms: lp.last,
         skipped: false,
         finished,
+    })
+}
+
+/// Saves a generator's network itself (not the enum around it), so that an UpsampleNet file
+/// reads the same whichever way it was written.
+pub fn save_generator(generator: &Generator, path: &Path) -> Result<()> {
+    match generator {
+        Generator::Upsample(g) => save_module(g, path),
+        Generator::Vdsr(g) => save_module(g, path),
+        Generator::Fsrcnn(g) => save_module(g, path),
+        Generator::Urdgn(g) => save_module(g, path),
+    }
+}
+
+/// Loads weights written by [`save_generator`] into a generator of the same kind.
+pub fn load_generator(generator: Generator, path: &Path) -> Result<Generator> {
+    Ok(match generator {
+        Generator::Upsample(g) => Generator::Upsample(load_module(g, path)?),
+        Generator::Vdsr(g) => Generator::Vdsr(load_module(g, path)?),
+        Generator::Fsrcnn(g) => Generator::Fsrcnn(load_module(g, path)?),
+        Generator::Urdgn(g) => Generator::Urdgn(load_module(g, path)?),
     })
 }

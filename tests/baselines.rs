@@ -1,0 +1,261 @@
+//! The paper's baselines: shapes of the learned ones, their losses falling on synthetic faces,
+//! IN+Ma's closed form against its weights solved directly, and the Table 1 sweep in the harness.
+
+use std::path::Path;
+use std::process::Command;
+
+use burn::tensor::{Device, Tensor};
+use indicatif::ProgressBar;
+use nalgebra::DVector;
+use ofhnet::data::dataset::Dataset;
+use ofhnet::harness::store::Store;
+use ofhnet::methods::position_patch::{PositionPatch, PositionPatchConfig};
+use ofhnet::nets::fsrcnn::FsrcnnConfig;
+use ofhnet::nets::urdgn::UrdgnConfig;
+use ofhnet::nets::vdsr::VdsrConfig;
+use ofhnet::train::config::{GeneratorSpec, LossBlock, LossesSpec, OfhnetConfig, Preset};
+use ofhnet::train::log::TrainLog;
+use ofhnet::train::ofhnet::{TrainOptions, train};
+
+use crate::common::synthetic_dataset;
+
+#[test]
+fn learned_baselines_map_16_to_128() {
+    let d = Device::flex();
+    let lr = Tensor::<4>::ones([2, 3, 16, 16], &d).mul_scalar(0.5);
+    let vdsr = VdsrConfig::new().with_depth(3).with_width(4).init(&d);
+    assert_eq!(vdsr.forward(lr.clone()).dims(), [2, 3, 128, 128]);
+    // The paper's FSRCNN(56, 12, 4) with one stride-8 transposed convolution.
+    let fsrcnn = FsrcnnConfig::new().init(&d);
+    assert_eq!(fsrcnn.forward(lr.clone()).dims(), [2, 3, 128, 128]);
+    let urdgn = UrdgnConfig::new().with_widths([4, 4, 4]).init(&d);
+    let out = urdgn.forward(lr);
+    assert_eq!(out.dims(), [2, 3, 128, 128]);
+    let v: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().expect("f32");
+    assert!(v.iter().all(|x| *x > 0.0 && *x < 1.0), "sigmoid output");
+}
+
+#[test]
+#[should_panic(expected = "FSRCNN expects input of shape [batch, 3, 16, 16]")]
+fn fsrcnn_names_the_expected_shape() {
+    let d = Device::flex();
+    FsrcnnConfig::new()
+        .init(&d)
+        .forward(Tensor::<4>::ones([1, 3, 32, 32], &d));
+}
+
+/// Trains a baseline generator briefly and returns its first and last logged L2.
+fn l2_falls(generator: GeneratorSpec, adversarial: bool) -> (f64, f64) {
+    let data = Dataset::open(synthetic_dataset()).expect("dataset");
+    let split = data.split("train").expect("train");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+    c.generator = generator;
+    c.losses = LossesSpec {
+        inpaint_l2: Some(LossBlock { weight: 1.0 }),
+        l2: Some(LossBlock { weight: 1.0 }),
+        adversarial: adversarial.then_some(LossBlock { weight: 0.001 }),
+        semantic: None,
+    };
+    c.stage1.steps = Some(20);
+    c.stage1.batch_size = 16;
+    c.stage2.steps = Some(60);
+    c.stage2.batch_size = 8;
+    c.stage2.lr = 3e-3;
+    c.stage2.log_every = 5;
+    let out = tmp.path().join("model");
+    train(
+        &c,
+        &split,
+        &TrainOptions {
+            out: out.clone(),
+            ..TrainOptions::default()
+        },
+        &Device::flex(),
+        &ProgressBar::hidden(),
+    )
+    .expect("train");
+    let l2: Vec<f64> = TrainLog::read(&out.join("train_log.csv"))
+        .expect("log")
+        .into_iter()
+        .filter(|(stage, _, term, _)| stage == "stage2" && term == "l2")
+        .map(|(_, _, _, v)| v)
+        .collect();
+    assert!(l2.len() >= 10, "{l2:?}");
+    let first = l2[..2].iter().sum::<f64>() / 2.0;
+    let last = l2[l2.len() - 2..].iter().sum::<f64>() / 2.0;
+    (first, last)
+}
+
+#[test]
+fn vdsr_loss_falls() {
+    let (first, last) = l2_falls(
+        GeneratorSpec::Vdsr {
+            depth: None,
+            width: None,
+        },
+        false,
+    );
+    // VDSR starts at the bicubic face (it learns a residual), so its loss starts low and falls
+    // less in relative terms than the others'.
+    assert!(last < 0.9 * first, "VDSR L2 {first} -> {last}");
+}
+
+#[test]
+fn fsrcnn_loss_falls() {
+    let (first, last) = l2_falls(
+        GeneratorSpec::Fsrcnn {
+            d: None,
+            s: None,
+            m: None,
+        },
+        false,
+    );
+    assert!(last < 0.8 * first, "FSRCNN L2 {first} -> {last}");
+}
+
+#[test]
+fn urdgn_loss_falls() {
+    let (first, last) = l2_falls(GeneratorSpec::Urdgn { widths: None }, true);
+    assert!(last < 0.8 * first, "URDGN L2 {first} -> {last}");
+}
+
+fn patch(pixels: &[u8], side: usize, x: usize, y: usize, p: usize) -> DVector<f64> {
+    let mut v = Vec::new();
+    for row in y..y + p {
+        for col in x..x + p {
+            let i = (row * side + col) * 3;
+            v.extend(pixels[i..i + 3].iter().map(|&b| b as f64 / 255.0));
+        }
+    }
+    DVector::from_vec(v)
+}
+
+#[test]
+fn position_patch_closed_form_equals_the_solved_weights() {
+    let data = Dataset::open(synthetic_dataset()).expect("dataset");
+    let train_split = data.split("train").expect("train");
+    let test = data.split("test").expect("test");
+    let n = 60;
+    let config = PositionPatchConfig {
+        train_faces: Some(n),
+        reg: 1e-2,
+        ..PositionPatchConfig::default()
+    };
+    let pp = PositionPatch::build(&train_split, &config).expect("build");
+    // 16 px, patches of 3 overlapping by 1: starts 0, 2, ..., 12 and 13.
+    assert_eq!(config.starts(16), vec![0, 2, 4, 6, 8, 10, 12, 13]);
+    assert_eq!(pp.positions(), 64);
+
+    // Position index 9 is (x, y) = (2, 2).
+    let (x0, y0, p) = (2, 2, 3);
+    let lr_n = 16 * 16 * 3;
+    let hr_n = 128 * 128 * 3;
+    let lr: Vec<DVector<f64>> = (0..n)
+        .map(|i| patch(&train_split.lr[i * lr_n..(i + 1) * lr_n], 16, x0, y0, p))
+        .collect();
+    let hr: Vec<DVector<f64>> = (0..n)
+        .map(|i| {
+            patch(
+                &train_split.hr[i * hr_n..(i + 1) * hr_n],
+                128,
+                x0 * 8,
+                y0 * 8,
+                p * 8,
+            )
+        })
+        .collect();
+    let x = patch(&test.lr[..lr_n], 16, x0, y0, p);
+    let w = PositionPatch::direct_weights(&lr, &x, pp.lambda_for(&lr));
+    assert!(
+        (w.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+        "weights sum to one"
+    );
+    let direct = hr
+        .iter()
+        .zip(&w)
+        .fold(DVector::zeros(hr[0].len()), |acc, (h, wi)| acc + h * *wi);
+    let closed = pp.position_patch(9, &x);
+    let diff = (&direct - &closed).amax();
+    assert!(
+        diff < 1e-6,
+        "closed form differs from the solved weights by {diff}"
+    );
+
+    // A whole face: 128x128, and closer to the ground truth than a flat grey face.
+    let out = pp.hallucinate(&test.lr_image(0)).expect("hallucinate");
+    assert_eq!(out.dimensions(), (128, 128));
+    let gt = test.hr_image(0);
+    let mse = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let grey = vec![128u8; gt.as_raw().len()];
+    assert!(mse(out.as_raw(), gt.as_raw()) < mse(&grey, gt.as_raw()));
+    assert!(
+        pp.hallucinate(&test.hr_image(0)).is_err(),
+        "wrong size is refused"
+    );
+}
+
+#[test]
+fn table1_runs_six_methods_behind_one_inpaintnet() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/table1.yaml");
+    let db = dir.join("store.sqlite").display().to_string();
+    let prepared = format!("data.prepared='{}'", synthetic_dataset().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_ofhnet"))
+        .current_dir(dir)
+        .args(["run", &file.display().to_string(), "--db", &db])
+        .args(["--set", &prepared, "--set", "data.source=null"])
+        .args([
+            "--set",
+            "stages.stage1.steps=3",
+            "--set",
+            "stages.stage2.steps=2",
+        ])
+        .args([
+            "--set",
+            "stages.stage2.batch_size=2",
+            "--set",
+            "evaluation.limit=3",
+        ])
+        .args([
+            "--set",
+            "landmarks.loss.steps=2",
+            "--set",
+            "landmarks.eval.steps=2",
+        ])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("6 runs: 6 done"), "{stdout}");
+    assert!(stdout.contains("1 stage-1 trainings"), "{stdout}");
+    let store = Store::open(&db).expect("open");
+    let mut methods: Vec<String> = store
+        .query_strings("SELECT DISTINCT method FROM metrics ORDER BY method")
+        .expect("methods");
+    methods.sort();
+    assert_eq!(
+        methods,
+        [
+            "in_bicubic",
+            "in_fsrcnn",
+            "in_ma",
+            "in_urdgn",
+            "in_vdsr",
+            "ofhnet"
+        ]
+    );
+    // NRMSE and IoU come from the evaluation detector, for every method.
+    let missing = store
+        .query_strings("SELECT COUNT(*) FROM metrics WHERE nrmse IS NULL OR iou IS NULL")
+        .expect("count");
+    assert_eq!(missing, vec!["0"]);
+}
