@@ -179,7 +179,7 @@ impl StatusCounts {
 }
 
 /// A stage row.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct StageRow {
     pub stage: String,
     pub status: String,

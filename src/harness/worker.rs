@@ -317,11 +317,11 @@ fn execute(
                         stage: "stage1".into(),
                         status: status::DONE.into(),
                         shared_key: Some(s1_key.clone()),
-                        reused: false,
                         checkpoint: Some(path.join(files::INPAINT).display().to_string()),
                         steps: Some(report.stage1.total_steps as i64),
                         images_per_s: Some(report.stage1.images_per_s),
                         seconds: Some(stage1_started.elapsed().as_secs_f64()),
+                        ..StageRow::default()
                     },
                 )?;
                 store.shared_done(&s1_key)?;
@@ -339,9 +339,7 @@ fn execute(
                 shared_key: Some(s1_key.clone()),
                 reused: true,
                 checkpoint: Some(inpaint.display().to_string()),
-                steps: None,
-                images_per_s: None,
-                seconds: None,
+                ..StageRow::default()
             },
         )?;
     }
@@ -375,12 +373,8 @@ fn execute(
             &StageRow {
                 stage: "stage2".into(),
                 status: status::DONE.into(),
-                shared_key: None,
-                reused: false,
-                checkpoint: None,
-                steps: None,
-                images_per_s: None,
                 seconds: Some(t.elapsed().as_secs_f64()),
+                ..StageRow::default()
             },
         )?;
         Some(built)
@@ -500,12 +494,7 @@ fn train_generator(
         &StageRow {
             stage: "stage2".into(),
             status: status::RUNNING.into(),
-            shared_key: None,
-            reused: false,
-            checkpoint: None,
-            steps: None,
-            images_per_s: None,
-            seconds: None,
+            ..StageRow::default()
         },
     )?;
     let bar = (options.progress)(0, "stage 2");
@@ -539,12 +528,11 @@ fn train_generator(
         &StageRow {
             stage: "stage2".into(),
             status: status::DONE.into(),
-            shared_key: None,
-            reused: false,
             checkpoint: Some(out.join(files::UPSAMPLE).display().to_string()),
             steps: Some(report.stage2.total_steps as i64),
             images_per_s: Some(report.stage2.images_per_s),
             seconds: Some(stage2_started.elapsed().as_secs_f64()),
+            ..StageRow::default()
         },
     )?;
     Ok(())
