@@ -333,10 +333,13 @@ fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
     for r in &runs {
         let means = store.metric_means(&r.key)?;
         // The headline numbers: the run's method under the random protocol (or the first).
-        let main = means
-            .iter()
-            .filter(|m| m.method != crate::evaluate::methods::IN_BICUBIC)
-            .min_by_key(|m| m.protocol != "random");
+        // (IN+bicubic rows stand beside every run; they are the headline only of an IN+bicubic run.)
+        let main = means.iter().min_by_key(|m| {
+            (
+                m.method == crate::evaluate::methods::IN_BICUBIC,
+                m.protocol != "random",
+            )
+        });
         let (psnr, ssim) = match main {
             Some(m) => (format!("{:.3}", m.psnr), format!("{:.4}", m.ssim)),
             None => ("-".into(), "-".into()),
