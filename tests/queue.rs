@@ -578,4 +578,24 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
         ],
     );
     assert!(!ok && err.contains("stepz"), "{err}");
+
+    // A job array of workers for a cluster.
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "slurm",
+            "ok.yaml",
+            "--workers",
+            "3",
+            "--db",
+            "postgres://u@h/db",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("#SBATCH --array=1-3"), "{out}");
+    assert!(
+        out.contains("enqueue 'ok.yaml'") && out.contains("worker --experiment 'dry'"),
+        "{out}"
+    );
+    assert!(out.contains("OFHNET_DB='postgres://u@h/db'"), "{out}");
 }
