@@ -235,13 +235,44 @@ fn check_store_lifecycle(db: &str) {
     assert!((ofh.psnr - 22.0).abs() < 1e-9 && ofh.images == 5);
     assert_eq!(ofh.iou, None);
 
+    // A run of a dead worker process on this host goes back at once.
+    let ghost = WorkerInfo {
+        id: "test:4000000".into(),
+        ..worker_info("x")
+    };
+    let orphan = store
+        .claim(&ghost, None)
+        .expect("claim")
+        .expect("third run");
+    assert_eq!(
+        store
+            .requeue_dead_local("other", |_| false)
+            .expect("requeue"),
+        Vec::<String>::new(),
+        "another host's workers are left to their heartbeats"
+    );
+    assert_eq!(
+        store.requeue_dead_local("test", |_| true).expect("requeue"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        store
+            .requeue_dead_local("test", |pid| pid != 4000000)
+            .expect("requeue"),
+        vec![orphan.name.clone()]
+    );
+    assert_eq!(
+        store.claim(&a, None).expect("claim").expect("again").key,
+        orphan.key
+    );
+
     // Only failed runs are retried.
     assert_eq!(
         store.retry_failed("life").expect("retry"),
         vec![again.name.clone()]
     );
     let c = store.counts(Some("life")).expect("counts");
-    assert_eq!((c.queued, c.running, c.failed), (2, 1, 0));
+    assert_eq!((c.queued, c.running, c.failed), (1, 2, 0));
     assert_eq!(
         store
             .find_run(&format!("life/{}", again.name))
@@ -415,7 +446,9 @@ fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
     // The next worker finds the run stale, requeues it and resumes its checkpoints.
     let (ok, _, err) = ofhnet_in(dir, &[&["worker"][..], &flags[..]].concat());
     assert!(ok, "{err}");
-    assert!(err.contains("stopped heartbeating"), "{err}");
+    // Same host: the worker sees the killed worker's process is gone (on another host, the
+    // heartbeat going stale does it; store_lifecycle tests that path).
+    assert!(err.contains("its worker on this host is gone"), "{err}");
     let line = err
         .lines()
         .find(|l| l.contains("stage 2:"))

@@ -462,6 +462,63 @@ impl Store {
             .map_err(db_error("requeueing stale runs"))
     }
 
+    /// Puts back in the queue the running runs of workers on `host` whose process is gone
+    /// (`is_alive(pid)` false): a worker stopped with Ctrl-C or killed on this machine need not
+    /// wait for its heartbeat to go stale. Returns the runs' names.
+    pub fn requeue_dead_local(
+        &self,
+        host: &str,
+        is_alive: impl Fn(u32) -> bool,
+    ) -> Result<Vec<String>> {
+        let rows = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "SELECT key, name, worker FROM runs WHERE status = 'running' AND host = $1",
+                )
+                .bind(host.to_string())
+                .fetch_all(&self.pool),
+            )
+            .map_err(db_error("looking for dead workers"))?;
+        let mut names = Vec::new();
+        for r in &rows {
+            let (key, name, worker): (String, String, Option<String>) = (
+                r.try_get("key")
+                    .map_err(db_error("looking for dead workers"))?,
+                r.try_get("name")
+                    .map_err(db_error("looking for dead workers"))?,
+                r.try_get("worker")
+                    .map_err(db_error("looking for dead workers"))?,
+            );
+            let Some(worker) = worker else { continue };
+            let pid = worker
+                .rsplit_once(':')
+                .and_then(|(h, p)| (h == host).then_some(p))
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_none_or(&is_alive) {
+                continue;
+            }
+            let n = self
+                .runtime
+                .block_on(
+                    sqlx::query(
+                        "UPDATE runs SET status = 'queued', worker = NULL, \
+                         error = 'requeued: worker ' || $1 || ' is gone' \
+                         WHERE key = $2 AND worker = $1 AND status = 'running'",
+                    )
+                    .bind(worker.clone())
+                    .bind(key)
+                    .execute(&self.pool),
+                )
+                .map_err(db_error("requeueing a dead worker's run"))?
+                .rows_affected();
+            if n == 1 {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
     /// Marks a run done. Returns false when the run was not this worker's any more.
     pub fn finish(
         &self,

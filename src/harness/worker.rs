@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 
-use super::experiment::{DataSpec, Experiment};
+use super::experiment::DataSpec;
 use super::store::{RunRow, SharedClaim, StageRow, Store, WorkerInfo, status};
 use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
@@ -116,6 +116,16 @@ pub fn worker_info(device: &str) -> WorkerInfo {
     }
 }
 
+/// Whether a process of this machine is alive (Linux: `/proc/PID` exists; elsewhere assumed
+/// alive, so only the heartbeat decides).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
+}
+
 /// Claims and executes runs until the queue is settled (or `max_runs`).
 pub fn work(
     store: &Store,
@@ -131,6 +141,10 @@ pub fn work(
         }
         for name in store.requeue_stale(options.stale_after)? {
             eprintln!("requeued `{name}`: its worker stopped heartbeating");
+            summary.requeued.push(name);
+        }
+        for name in store.requeue_dead_local(&info.host, process_alive)? {
+            eprintln!("requeued `{name}`: its worker on this host is gone");
             summary.requeued.push(name);
         }
         let Some(run) = store.claim(info, options.experiment.as_deref())? else {
@@ -696,9 +710,4 @@ pub fn ensure_dataset(spec: &DataSpec, options: &WorkerOptions) -> Result<Datase
         return Err(Error::io(target, e));
     }
     Dataset::open(target)
-}
-
-/// Expands and validates an experiment file's runs (what `enqueue --dry-run` prints).
-pub fn runs_of(experiment: &Experiment) -> Result<Vec<super::sweep::RunSpec>> {
-    super::sweep::expand(experiment)
 }
