@@ -123,6 +123,30 @@ fn check_enqueue_and_claims(db: &str) {
 }
 
 #[test]
+fn processes_opening_a_fresh_sqlite_store_at_once_all_succeed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("fresh.sqlite").display().to_string();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            ofhnet()
+                .args(["status", "--db", &db])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn enqueue_is_idempotent_and_claims_are_exclusive_sqlite() {
     let tmp = tempfile::tempdir().expect("tempdir");
     check_enqueue_and_claims(&tmp.path().join("store.sqlite").display().to_string());

@@ -312,12 +312,25 @@ impl Store {
             })
             .collect();
         let migrator = Migrator::with_migrations(migrations);
-        self.runtime
-            .block_on(migrator.run(&self.pool))
-            .map_err(|e| Error::Store {
-                what: format!("migrating {}", self.url),
-                message: e.to_string(),
-            })
+        // PostgreSQL serialises migrators with an advisory lock; SQLite has none, so processes
+        // opening a fresh file at once can race to create the tables. The loser's transaction
+        // rolls back, and on a retry it finds the migration applied.
+        let mut attempt = 0;
+        loop {
+            match self.runtime.block_on(migrator.run(&self.pool)) {
+                Ok(()) => return Ok(()),
+                Err(_) if self.backend == Backend::Sqlite && attempt < 10 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                }
+                Err(e) => {
+                    return Err(Error::Store {
+                        what: format!("migrating {}", self.url),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     /// Adds an experiment's runs. Runs already in the store (by key) are left as they are, so
