@@ -415,35 +415,34 @@ fn execute(
         }
         None => None,
     };
-    let inpaint_net: InpaintNet =
-        load_module(config.inpaint_config().init(device), &inpaint)?.valid();
+    // A learned method's model directory holds its InpaintNet too; the others load stage 1's.
     let model = if exp.method.trains_stage2() {
         Some(Ofhnet::load(&out, device)?)
     } else {
         None
     };
-    let pipeline = match (&model, &dictionaries) {
-        (Some(m), _) => Pipeline {
+    let inpaint_net: InpaintNet;
+    let pipeline = match &model {
+        Some(m) => Pipeline {
             inpaint: &m.inpaint,
             composite: m.config.composite,
             device,
             method: exp.method.label(),
             upscale: Upscale::Network(&m.generator),
         },
-        (None, Some(pp)) => Pipeline {
-            inpaint: &inpaint_net,
-            composite: config.composite,
-            device,
-            method: exp.method.label(),
-            upscale: Upscale::PositionPatch(pp),
-        },
-        (None, None) => Pipeline {
-            inpaint: &inpaint_net,
-            composite: config.composite,
-            device,
-            method: exp.method.label(),
-            upscale: Upscale::Bicubic,
-        },
+        None => {
+            inpaint_net = load_module(config.inpaint_config().init(device), &inpaint)?.valid();
+            Pipeline {
+                inpaint: &inpaint_net,
+                composite: config.composite,
+                device,
+                method: exp.method.label(),
+                upscale: match &dictionaries {
+                    Some(pp) => Upscale::PositionPatch(pp),
+                    None => Upscale::Bicubic,
+                },
+            }
+        }
     };
     let test = data.split(&exp.evaluation.split)?;
     let index: HashMap<&str, i64> = test
