@@ -254,6 +254,42 @@ pub fn evaluate_pipeline(
     Ok(rows)
 }
 
+/// How many test faces a run keeps as samples per protocol (the report's image grids).
+pub const SAMPLE_FACES: usize = 6;
+
+/// Saves the first `count` faces of `split` under `options.occlusion` as the report's image
+/// grids need them: `dir/NNNN_{occluded,inpainted,output,gt}.png` (LR faces at 16x16, output and
+/// ground truth at 128x128), NNNN being the face's index in the split.
+pub fn save_samples(
+    pipeline: &Pipeline,
+    split: &Split,
+    options: &EvalOptions,
+    dir: &Path,
+    count: usize,
+) -> Result<()> {
+    let n = count
+        .min(options.limit.unwrap_or(split.len()))
+        .min(split.len());
+    if n == 0 {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let idx: Vec<usize> = (0..n).collect();
+    let occluded = occluded_faces(split, options, &idx);
+    let refs: Vec<&RgbImage> = occluded.iter().collect();
+    let (inpainted, outputs) = pipeline.run(&refs, split.hr_size)?;
+    for &i in &idx {
+        let save = |image: &RgbImage, what: &str| {
+            crate::data::image_io::save_png(image, &dir.join(format!("{i:04}_{what}.png")))
+        };
+        save(&occluded[i], "occluded")?;
+        save(&inpainted[i], "inpainted")?;
+        save(&outputs[i], "output")?;
+        save(&split.hr_image(i), "gt")?;
+    }
+    Ok(())
+}
+
 /// Writes per-image scores as CSV.
 pub fn write_csv(path: &Path, rows: &[Scores]) -> Result<()> {
     let mut out = String::from("name,method,occlusion,psnr,ssim,psnr_y,ssim_y,nrmse,iou\n");

@@ -27,6 +27,7 @@ pub mod methods;
 pub mod metrics;
 pub mod model;
 pub mod nets;
+pub mod report;
 pub mod train;
 
 pub use error::{Error, Result};

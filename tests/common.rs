@@ -48,31 +48,35 @@ use ofhnet::data::synth::{SynthOptions, write_celeba_root};
 /// made once per test process and shared by the tests that train.
 pub fn synthetic_dataset() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().expect("tempdir").keep();
-        let root = tmp.join("synth");
-        let options = SynthOptions {
-            count: 300,
-            seed: 3,
-            images_per_identity: 10,
-            val_fraction: 0.1,
-            test_fraction: 0.2,
-        };
-        write_celeba_root(&root, &options, &ProgressBar::hidden()).expect("synth");
-        let out = tmp.join("prepared");
-        import(
-            &ImportOptions {
-                roots: vec![root],
-                out: out.clone(),
-                split: "official".parse().expect("split"),
-                seed: 0,
-                protocol: Protocol::default(),
-                strict: true,
-                force: false,
-            },
-            &ProgressBar::hidden(),
-        )
-        .expect("import");
-        out
-    })
+    DIR.get_or_init(|| make_synthetic_dataset(300, 3))
+}
+
+/// A prepared dataset of `count` synthetic faces (official split: 70% train, 10% val, 20%
+/// test), in a directory that lives as long as the test process.
+pub fn make_synthetic_dataset(count: usize, seed: u64) -> PathBuf {
+    let tmp = tempfile::tempdir().expect("tempdir").keep();
+    let root = tmp.join("synth");
+    let options = SynthOptions {
+        count,
+        seed,
+        images_per_identity: 10,
+        val_fraction: 0.1,
+        test_fraction: 0.2,
+    };
+    write_celeba_root(&root, &options, &ProgressBar::hidden()).expect("synth");
+    let out = tmp.join("prepared");
+    import(
+        &ImportOptions {
+            roots: vec![root],
+            out: out.clone(),
+            split: "official".parse().expect("split"),
+            seed: 0,
+            protocol: Protocol::default(),
+            strict: true,
+            force: false,
+        },
+        &ProgressBar::hidden(),
+    )
+    .expect("import");
+    out
 }

@@ -10,6 +10,7 @@ mod metrics;
 mod nets;
 mod occlusion;
 mod queue;
+mod report;
 mod resize;
 mod synth;
 mod train;

@@ -10,7 +10,7 @@ use ofhnet::train::config::{OfhnetConfig, Preset};
 use ofhnet::train::log::TrainLog;
 use ofhnet::train::ofhnet::{TrainOptions, train};
 
-use crate::common::synthetic_dataset;
+use crate::common::{make_synthetic_dataset, synthetic_dataset};
 
 fn tiny_config(stage1: usize, stage2: usize) -> OfhnetConfig {
     let mut c = OfhnetConfig::for_preset(Preset::Tiny);
@@ -26,21 +26,26 @@ fn tiny_config(stage1: usize, stage2: usize) -> OfhnetConfig {
 }
 
 #[test]
-fn ofhnet_trains_and_beats_bicubic_on_structure() {
-    let data = Dataset::open(synthetic_dataset()).expect("dataset");
+fn ofhnet_trains_and_beats_bicubic() {
+    // 1200 faces (840 to train on): on the 240 training faces of the shared set, 2000 steps of
+    // batch 8 are 67 epochs, and UpsampleNet learns those faces rather than faces.
+    let data = Dataset::open(&make_synthetic_dataset(1200, 3)).expect("dataset");
     let train_split = data.split("train").expect("train");
     let test_split = data.split("test").expect("test");
     let device = Device::flex();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("model");
-    // Wider than `tiny` and with a cosine schedule, so that about a thousand small steps are
-    // enough to get past bicubic on the synthetic faces.
-    let mut config = tiny_config(150, 1000);
+    // Wider than `tiny` and with a cosine schedule, so that two thousand small steps are enough
+    // to get past bicubic on the synthetic faces (at 1000 steps it still trails by ~0.1 dB RGB).
+    let mut config = tiny_config(150, 2000);
     config.upsample.widths = Some([16, 16, 16]);
     config.upsample.head_width = Some(16);
     config.stage2.lr = 3e-3;
     config.stage2.lr_schedule = ofhnet::train::config::LrSchedule::Cosine;
     config.stage2.log_every = 50;
+    // The adversarial term at 1e-4 (tiny's default is 1e-3): on celeba6k, 1e-4 and above
+    // traded PSNR for texture and streaks, 1e-5 beat IN+bicubic (session 2's closing note).
+    config.losses.adversarial = Some(ofhnet::train::config::LossBlock { weight: 1e-4 });
     let report = train(
         &config,
         &train_split,
@@ -81,16 +86,14 @@ fn ofhnet_trains_and_beats_bicubic_on_structure() {
     eprintln!("{m:?}");
     let get = |name: &str| m.iter().find(|r| r.method == name).cloned().expect(name);
     let (ofh, bic) = (get(methods::OFHNET), get(methods::IN_BICUBIC));
-    // Issue 3 asks for RGB PSNR above IN+bicubic. On celeba6k at the cpu preset OFHNet gets there
-    // (+0.48 dB, adversarial 1e-5, semantic 1; session 2's closing note), but on these synthetic
-    // faces at this training length it trails by about 0.1-0.6 dB on RGB PSNR, with or without
-    // the adversarial loss, while it wins on structure and on luma. The test pins what holds, so a
-    // regression shows: SSIM (RGB), and PSNR and SSIM on luma.
+    // Issue 3's acceptance: OFHNet's RGB PSNR above IN+bicubic on the test split. SSIM and the
+    // luma variants are pinned too, so that a regression in any of them shows.
     let report = format!(
         "OFHNet PSNR {:.3} SSIM {:.4} PSNR-Y {:.3} SSIM-Y {:.4}; IN+bicubic PSNR {:.3} SSIM {:.4} \
          PSNR-Y {:.3} SSIM-Y {:.4}",
         ofh.psnr, ofh.ssim, ofh.psnr_y, ofh.ssim_y, bic.psnr, bic.ssim, bic.psnr_y, bic.ssim_y
     );
+    assert!(ofh.psnr > bic.psnr, "{report}");
     assert!(ofh.ssim > bic.ssim, "{report}");
     assert!(ofh.psnr_y > bic.psnr_y, "{report}");
     assert!(ofh.ssim_y > bic.ssim_y, "{report}");

@@ -24,7 +24,7 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    fn open(&self) -> anyhow::Result<Store> {
+    pub fn open(&self) -> anyhow::Result<Store> {
         Store::open(&self.db).with_context(|| format!("opening the run store `{}`", self.db))
     }
 }
@@ -35,7 +35,8 @@ pub struct ExperimentArgs {
     /// The experiment file (YAML; see experiments/README.md).
     pub experiment: PathBuf,
     /// Override a field by its dotted path, e.g. `--set data.source.synth.count=200` or
-    /// `--set method.preset=cpu` (values are read as YAML).
+    /// `--set method.preset=cpu` (values are read as YAML). A path inside a swept value
+    /// (`method.preset` when `method` is swept) is set in every value of the sweep as well.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
 }
@@ -54,7 +55,28 @@ impl ExperimentArgs {
             };
             let v: serde_json::Value = serde_yaml::from_str(text)
                 .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
-            sweep::set_path(&mut value, path.trim(), v).with_context(|| format!("--set `{s}`"))?;
+            let path = path.trim();
+            // A field inside a swept value (`method.preset` under a sweep of `method`) is set
+            // in every value of that axis too, so one file serves every scale.
+            for kind in ["grid", "zip"] {
+                if let Some(serde_json::Value::Object(axes)) =
+                    value.get_mut("sweep").and_then(|sw| sw.get_mut(kind))
+                {
+                    for (axis, values) in axes.iter_mut() {
+                        let Some(rest) = path.strip_prefix(&format!("{axis}.")) else {
+                            continue;
+                        };
+                        if let serde_json::Value::Array(values) = values {
+                            for item in values.iter_mut().filter(|x| x.is_object()) {
+                                sweep::set_path(item, rest, v.clone()).with_context(|| {
+                                    format!("--set `{s}` in sweep.{kind}.{axis}")
+                                })?;
+                            }
+                        }
+                    }
+                }
+            }
+            sweep::set_path(&mut value, path, v).with_context(|| format!("--set `{s}`"))?;
         }
         let exp: Experiment = serde_json::from_value(value).with_context(|| {
             format!("{}: after --set {:?}", self.experiment.display(), self.set)

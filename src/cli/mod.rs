@@ -11,6 +11,7 @@ pub mod hallucinate;
 pub mod harness;
 pub mod landmarks;
 pub mod metrics;
+pub mod report;
 pub mod train;
 
 /// Hallucinating very low-resolution and obscured faces (OFHNet): data, training, evaluation and
@@ -59,6 +60,8 @@ pub enum Command {
     Show(harness::ShowArgs),
     /// Write an sbatch job-array script whose tasks are workers on a shared store.
     Slurm(harness::SlurmArgs),
+    /// Tables, charts, image grids and an HTML page of an experiment, from the run store.
+    Report(report::ReportArgs),
 }
 
 impl Cli {
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retry(args) => harness::retry(args),
         Command::Show(args) => harness::show(args),
         Command::Slurm(args) => harness::slurm(args, &cli.device_spec()?.to_string()),
+        Command::Report(args) => report::run(args),
     }
 }
 

@@ -205,6 +205,22 @@ pub struct MetricMeans {
     pub iou: Option<f64>,
 }
 
+/// One per-image metric row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricRow {
+    pub run_key: String,
+    pub protocol: String,
+    pub method: String,
+    pub image: i64,
+    pub image_name: String,
+    pub psnr: f64,
+    pub ssim: f64,
+    pub psnr_y: f64,
+    pub ssim_y: f64,
+    pub nrmse: Option<f64>,
+    pub iou: Option<f64>,
+}
+
 /// A connection pool to the run store.
 pub struct Store {
     runtime: tokio::runtime::Runtime,
@@ -1018,6 +1034,83 @@ impl Store {
             }
         }
         Ok(c)
+    }
+
+    /// The file an experiment was last enqueued from and its parsed spec (JSON), if stored.
+    pub fn experiment_record(&self, name: &str) -> Result<Option<(String, String)>> {
+        let row = self
+            .runtime
+            .block_on(
+                sqlx::query("SELECT file, spec FROM experiments WHERE name = $1")
+                    .bind(name.to_string())
+                    .fetch_optional(&self.pool),
+            )
+            .map_err(db_error("reading experiments"))?;
+        row.map(|r| Ok((r.try_get("file")?, r.try_get("spec")?)))
+            .transpose()
+            .map_err(db_error("reading experiments"))
+    }
+
+    /// Every per-image metric row of an experiment's runs, ordered by run, protocol, method
+    /// and image.
+    pub fn metric_rows(&self, experiment: &str) -> Result<Vec<MetricRow>> {
+        let rows = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "SELECT m.run_key, m.protocol, m.method, m.image, m.image_name, m.psnr, \
+                     m.ssim, m.psnr_y, m.ssim_y, m.nrmse, m.iou FROM metrics m \
+                     JOIN runs r ON r.key = m.run_key WHERE r.experiment = $1 \
+                     ORDER BY r.ordinal, m.run_key, m.protocol, m.method, m.image",
+                )
+                .bind(experiment.to_string())
+                .fetch_all(&self.pool),
+            )
+            .map_err(db_error("reading metrics"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(MetricRow {
+                    run_key: r.try_get("run_key")?,
+                    protocol: r.try_get("protocol")?,
+                    method: r.try_get("method")?,
+                    image: r.try_get("image")?,
+                    image_name: r.try_get("image_name")?,
+                    psnr: r.try_get("psnr")?,
+                    ssim: r.try_get("ssim")?,
+                    psnr_y: r.try_get("psnr_y")?,
+                    ssim_y: r.try_get("ssim_y")?,
+                    nrmse: r.try_get("nrmse")?,
+                    iou: r.try_get("iou")?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db_error("reading metrics"))
+    }
+
+    /// The training-curve points of a run: `(stage, step, term, value)`, ordered.
+    pub fn curves(&self, run: &str) -> Result<Vec<(String, i64, String, f64)>> {
+        let rows = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "SELECT stage, step, term, value FROM curves WHERE run_key = $1 \
+                     ORDER BY stage, term, step",
+                )
+                .bind(run.to_string())
+                .fetch_all(&self.pool),
+            )
+            .map_err(db_error("reading training curves"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("stage")?,
+                    r.try_get("step")?,
+                    r.try_get("term")?,
+                    r.try_get("value")?,
+                ))
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db_error("reading training curves"))
     }
 
     /// Runs one SQL statement and returns the first column of every row as text (tests and

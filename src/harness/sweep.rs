@@ -70,9 +70,11 @@ pub fn expand(experiment: &Experiment) -> Result<Vec<RunSpec>> {
             value["seeds"] = Value::from(vec![seed]);
             let config: Experiment = serde_json::from_value(value.clone())
                 .map_err(|e| Error::invalid("sweep", format!("{}: {e}", describe(&combo))))?;
-            // The description is prose: editing it must not turn finished runs into new ones.
+            // The description and the reports' reference method change no result: editing them
+            // must not turn finished runs into new ones.
             let mut keyed = config.clone();
             keyed.description.clear();
+            keyed.reference = None;
             let key = run_key(&serde_json::to_value(&keyed).unwrap_or(value));
             let mut name_parts: Vec<String> = combo
                 .iter()
@@ -142,12 +144,12 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<()> {
 }
 
 /// The last two parts of a dotted path, enough to read in a run name.
-fn short_path(path: &str) -> String {
+pub fn short_path(path: &str) -> String {
     let parts: Vec<&str> = path.split('.').collect();
     parts[parts.len().saturating_sub(2)..].join(".")
 }
 
-fn value_label(v: &Value) -> String {
+pub fn value_label(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         // A tagged block (a method) reads as its type and its other values.

@@ -32,7 +32,9 @@ use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
-use crate::evaluate::{EvalOptions, Pipeline, Upscale, evaluate_pipeline, write_csv};
+use crate::evaluate::{
+    EvalOptions, Pipeline, SAMPLE_FACES, Upscale, evaluate_pipeline, save_samples, write_csv,
+};
 use crate::methods::position_patch::PositionPatch;
 use crate::model::Ofhnet;
 use crate::nets::inpaint::InpaintNet;
@@ -459,19 +461,22 @@ fn execute(
         }
         let t = Instant::now();
         let bar = (options.progress)(0, "evaluating");
-        let rows = evaluate_pipeline(
+        let eval_options = EvalOptions {
+            occlusion: *protocol,
+            batch_size: exp.evaluation.batch_size,
+            limit: exp.evaluation.limit,
+            ..EvalOptions::default()
+        };
+        let rows = evaluate_pipeline(&pipeline, &test, detector.as_ref(), &eval_options, &bar)?;
+        bar.finish_and_clear();
+        // A few faces kept as pictures for the report's image grids.
+        save_samples(
             &pipeline,
             &test,
-            detector.as_ref(),
-            &EvalOptions {
-                occlusion: *protocol,
-                batch_size: exp.evaluation.batch_size,
-                limit: exp.evaluation.limit,
-                ..EvalOptions::default()
-            },
-            &bar,
+            &eval_options,
+            &out.join(files::SAMPLES).join(label.replace(':', "-")),
+            SAMPLE_FACES,
         )?;
-        bar.finish_and_clear();
         write_csv(
             &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
             &rows,

@@ -44,6 +44,8 @@ pub mod files {
     pub const UPSAMPLE: &str = "upsample.bpk";
     pub const DISCRIMINATOR: &str = "discriminator.bpk";
     pub const LOG: &str = "train_log.csv";
+    /// The faces a harness run keeps per protocol for the report's image grids.
+    pub const SAMPLES: &str = "samples";
 }
 
 /// Options of [`train`] that are not part of the model's configuration.

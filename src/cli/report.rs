@@ -1,0 +1,80 @@
+//! `ofhnet report`: an experiment's tables, charts, image grids and HTML page, regenerated from
+//! the run store.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::harness::DbArgs;
+use crate::metrics::bootstrap::BootstrapConfig;
+use crate::report::{ReportOptions, load, write};
+
+/// `ofhnet report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The experiment's name in the store.
+    pub experiment: String,
+    /// The report's directory [default: reports/EXP].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Leave out the image grids (for faces whose licence forbids redistributing images made
+    /// from them, such as CelebA).
+    #[arg(long)]
+    pub no_face_images: bool,
+    /// The method (or row label) the paired differences are taken against [default: the
+    /// experiment's `reference`, else the first row].
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Bootstrap resamples per interval.
+    #[arg(long, default_value_t = crate::metrics::bootstrap::DEFAULT_RESAMPLES)]
+    pub resamples: usize,
+    /// Seed of the bootstrap's resampling.
+    #[arg(long, default_value_t = crate::metrics::bootstrap::DEFAULT_SEED)]
+    pub bootstrap_seed: u64,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let store = args.db.open()?;
+    let data = load(&store, &args.experiment, args.reference.as_deref())
+        .with_context(|| format!("reading experiment `{}`", args.experiment))?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&args.experiment));
+    let command = std::env::args()
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let options = ReportOptions {
+        out: out.clone(),
+        face_images: !args.no_face_images,
+        reference: args.reference.clone(),
+        bootstrap: BootstrapConfig {
+            resamples: args.resamples,
+            seed: args.bootstrap_seed,
+            ..BootstrapConfig::default()
+        },
+        command,
+    };
+    let summary = write(&data, &options)
+        .with_context(|| format!("writing the report into {}", out.display()))?;
+    println!(
+        "report of {} ({} runs, {} rows) in {}: {} files; open {}",
+        data.experiment,
+        data.runs.len(),
+        data.entities.len(),
+        out.display(),
+        summary.files.len(),
+        out.join("index.html").display()
+    );
+    if !summary.missing.is_empty() {
+        println!("missing from the report:");
+        for m in &summary.missing {
+            println!("  - {m}");
+        }
+    }
+    Ok(())
+}

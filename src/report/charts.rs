@@ -1,0 +1,568 @@
+//! The paper's figures from the tables, drawn with plotters as SVG and PNG:
+//! - occlusion size vs PSNR and vs SSIM, one line per method, with 95% intervals (Fig. 10);
+//! - a grouped bar chart per corner position (Fig. 8);
+//! - PSNR and SSIM per method under each protocol as bars with intervals (the loss ablation of
+//!   Fig. 7's discussion, when the experiment sweeps the losses);
+//! - training curves per run, one line per loss term.
+//!
+//! PNGs are rasterised with DejaVu Sans compiled into the binary (the `dejavu` crate), so they
+//! render the same on a machine without any system font. SVGs name the `sans-serif` family
+//! and leave the glyphs to the viewer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::tables::{Metric, Tables};
+use super::{ReportData, file_stem};
+use crate::{Error, Result};
+
+/// One chart, as written.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub title: String,
+    /// Relative to the report directory's `charts/`.
+    pub png: PathBuf,
+    pub svg: PathBuf,
+    /// `size`, `position`, `bars` or `curves`.
+    pub kind: &'static str,
+}
+
+/// What [`write_all`] produced.
+#[derive(Clone, Debug, Default)]
+pub struct Charts {
+    pub charts: Vec<Chart>,
+    pub files: Vec<PathBuf>,
+    pub missing: Vec<String>,
+}
+
+/// Ten colours that stay apart in print and for common colour blindness (Tableau 10).
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Registers the embedded font for plotters' rasteriser (once per process).
+pub fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for family in ["sans-serif", "DejaVu Sans"] {
+            // The bytes are a valid TrueType font; a failure would only mean no text.
+            let _ =
+                plotters::style::register_font(family, FontStyle::Normal, dejavu::sans::regular());
+            let _ = plotters::style::register_font(family, FontStyle::Bold, dejavu::sans::bold());
+        }
+    });
+}
+
+/// A point with its interval.
+#[derive(Clone, Copy, Debug)]
+pub struct Bar {
+    pub mean: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// Lines over a numeric x axis with error bars.
+pub struct LineChart {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    /// `(label, points (x, value))`.
+    pub series: Vec<(String, Vec<(f64, Bar)>)>,
+    pub log_y: bool,
+}
+
+/// Bars per category, one per series, with error bars.
+pub struct BarChart {
+    pub title: String,
+    pub y_desc: String,
+    pub categories: Vec<String>,
+    /// `(label, one value per category)`.
+    pub series: Vec<(String, Vec<Option<Bar>>)>,
+}
+
+type DrawResult = std::result::Result<(), String>;
+
+fn y_range(values: impl Iterator<Item = f64>, zero_floor: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.12).max(hi.abs() * 1e-3).max(1e-6);
+    let lo = if zero_floor && lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
+    (lo, hi + pad)
+}
+
+fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let xs = c.series.iter().flat_map(|s| s.1.iter().map(|p| p.0));
+    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for x in xs {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+    }
+    if !x0.is_finite() {
+        (x0, x1) = (0.0, 1.0);
+    }
+    let xpad = ((x1 - x0) * 0.06).max(0.5);
+    let values = c
+        .series
+        .iter()
+        .flat_map(|s| s.1.iter().flat_map(|p| [p.1.lower, p.1.upper, p.1.mean]));
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(&c.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(70);
+    if c.log_y {
+        let positive: Vec<f64> = values.filter(|v| *v > 0.0).collect();
+        let lo = positive.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = positive.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = if lo.is_finite() {
+            (lo / 1.5, hi * 1.5)
+        } else {
+            (1e-3, 1.0)
+        };
+        let mut chart = builder
+            .build_cartesian_2d(x0 - xpad..x1 + xpad, (lo..hi).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(&c.x_desc)
+            .y_desc(&c.y_desc)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 17))
+            .y_label_formatter(&|v| format!("{v:.1e}"))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, points)) in c.series.iter().enumerate() {
+            let col = color(i);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|(x, b)| (*x, b.mean)),
+                    col.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 15))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(err)?;
+    } else {
+        let (lo, hi) = y_range(values, false);
+        let mut chart = builder
+            .build_cartesian_2d(x0 - xpad..x1 + xpad, lo..hi)
+            .map_err(err)?;
+        let integral = c
+            .series
+            .iter()
+            .all(|s| s.1.iter().all(|p| p.0.fract() == 0.0));
+        let span = (x1 - x0).round() as usize;
+        let x_format = |x: &f64| {
+            if integral {
+                format!("{x:.0}")
+            } else {
+                format!("{x}")
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_labels(if integral && span <= 24 { span + 1 } else { 10 })
+            .x_label_formatter(&x_format)
+            .x_desc(&c.x_desc)
+            .y_desc(&c.y_desc)
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 17))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, points)) in c.series.iter().enumerate() {
+            let col = color(i);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|(x, b)| (*x, b.mean)),
+                    col.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
+                });
+            chart
+                .draw_series(points.iter().map(|(x, b)| {
+                    ErrorBar::new_vertical(*x, b.lower, b.mean, b.upper, col.stroke_width(2), 10)
+                }))
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|(x, b)| Circle::new((*x, b.mean), 4, col.filled())),
+                )
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 15))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerLeft)
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)
+}
+
+fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let n_cat = c.categories.len().max(1);
+    let n_series = c.series.len().max(1);
+    let values = c.series.iter().flat_map(|s| {
+        s.1.iter()
+            .flatten()
+            .flat_map(|b| [b.lower, b.upper, b.mean])
+    });
+    let (lo, hi) = y_range(values, true);
+    // Room above the tallest bar for the legend.
+    let hi = hi + (hi - lo) * (0.12 + 0.07 * c.series.len() as f64);
+    let categories = c.categories.clone();
+    let label_of = move |x: &f64| -> String {
+        let r = x.round();
+        if (x - r).abs() < 1e-6 && r >= 0.0 && (r as usize) < categories.len() {
+            categories[r as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(&c.title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5..(n_cat as f64 - 0.5), lo..hi)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * n_cat + 1)
+        .x_label_formatter(&label_of)
+        .y_desc(&c.y_desc)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(err)?;
+    let width = 0.8 / n_series as f64;
+    for (i, (label, bars)) in c.series.iter().enumerate() {
+        let col = color(i);
+        let x_of = move |cat: usize| cat as f64 - 0.4 + width * (i as f64 + 0.5);
+        chart
+            .draw_series(bars.iter().enumerate().filter_map(|(cat, b)| {
+                let b = b.as_ref()?;
+                let x = x_of(cat);
+                Some(Rectangle::new(
+                    [(x - width * 0.42, lo), (x + width * 0.42, b.mean)],
+                    col.filled(),
+                ))
+            }))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], col.filled()));
+        chart
+            .draw_series(bars.iter().enumerate().filter_map(|(cat, b)| {
+                let b = b.as_ref()?;
+                Some(ErrorBar::new_vertical(
+                    x_of(cat),
+                    b.lower,
+                    b.mean,
+                    b.upper,
+                    BLACK.stroke_width(2),
+                    8,
+                ))
+            }))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// The size of every chart, in pixels.
+pub const SIZE: (u32, u32) = (960, 600);
+
+fn render(
+    dir: &Path,
+    stem: &str,
+    draw: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+    draw_png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> Result<(PathBuf, PathBuf)> {
+    register_fonts();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let chart_error = |path: &Path, message: String| {
+        Error::invalid("report", format!("drawing {}: {message}", path.display()))
+    };
+    {
+        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+        draw(&root).map_err(|m| chart_error(&svg, m))?;
+    }
+    {
+        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+        draw_png(&root).map_err(|m| chart_error(&png, m))?;
+    }
+    Ok((png, svg))
+}
+
+/// Writes a line chart as `dir/stem.{svg,png}`.
+pub fn write_lines(dir: &Path, stem: &str, chart: &LineChart) -> Result<(PathBuf, PathBuf)> {
+    render(dir, stem, &|r| draw_lines(r, chart), &|r| {
+        draw_lines(r, chart)
+    })
+}
+
+/// Writes a bar chart as `dir/stem.{svg,png}`.
+pub fn write_bars(dir: &Path, stem: &str, chart: &BarChart) -> Result<(PathBuf, PathBuf)> {
+    render(dir, stem, &|r| draw_bars(r, chart), &|r| {
+        draw_bars(r, chart)
+    })
+}
+
+fn bar(tables: &Tables, entity: usize, protocol: &str, metric: Metric) -> Option<Bar> {
+    tables.cell(entity, protocol, metric).map(|c| Bar {
+        mean: c.mean,
+        lower: c.lower,
+        upper: c.upper,
+    })
+}
+
+/// Writes every chart the experiment's protocols and curves allow into `dir`.
+pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Charts> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut out = Charts::default();
+    let push = |out: &mut Charts, title: String, kind, (png, svg): (PathBuf, PathBuf)| {
+        out.files.push(png.clone());
+        out.files.push(svg.clone());
+        out.charts.push(Chart {
+            title,
+            png: png.file_name().map(PathBuf::from).unwrap_or_default(),
+            svg: svg.file_name().map(PathBuf::from).unwrap_or_default(),
+            kind,
+        });
+    };
+
+    // Occlusion size vs PSNR / SSIM (Fig. 10).
+    let sizes: Vec<(f64, &String)> = data
+        .protocols
+        .iter()
+        .filter_map(|p| Some((p.strip_prefix("size:")?.parse::<f64>().ok()?, p)))
+        .collect();
+    if sizes.is_empty() {
+        out.missing
+            .push("occlusion-size charts: the experiment evaluates no `size:N` protocol".into());
+    } else {
+        for metric in [Metric::Psnr, Metric::Ssim] {
+            let series: Vec<(String, Vec<(f64, Bar)>)> = data
+                .entities
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let mut points: Vec<(f64, Bar)> = sizes
+                        .iter()
+                        .filter_map(|(s, p)| Some((*s, bar(tables, i, p, metric)?)))
+                        .collect();
+                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    (e.label.clone(), points)
+                })
+                .filter(|(_, p)| !p.is_empty())
+                .collect();
+            let title = format!(
+                "{}: occlusion size vs {} (95% intervals)",
+                data.experiment,
+                metric.title()
+            );
+            let chart = LineChart {
+                title: title.clone(),
+                x_desc: "side of the centred square hole (LR pixels)".into(),
+                y_desc: metric.title().into(),
+                series,
+                log_y: false,
+            };
+            let stem = format!("size_{}", metric.column());
+            push(&mut out, title, "size", write_lines(dir, &stem, &chart)?);
+        }
+    }
+
+    // Corner positions (Fig. 8).
+    let corners: Vec<&String> = data
+        .protocols
+        .iter()
+        .filter(|p| p.starts_with("position:"))
+        .collect();
+    if corners.is_empty() {
+        out.missing.push(
+            "corner-position charts: the experiment evaluates no `position:*` protocol".into(),
+        );
+    } else {
+        for metric in [Metric::Psnr, Metric::Ssim] {
+            let chart = BarChart {
+                title: format!(
+                    "{}: {} per occluded corner (95% intervals)",
+                    data.experiment,
+                    metric.title()
+                ),
+                y_desc: metric.title().into(),
+                categories: corners
+                    .iter()
+                    .map(|p| match p.trim_start_matches("position:") {
+                        "tl" => "top left".to_string(),
+                        "tr" => "top right".to_string(),
+                        "bl" => "bottom left".to_string(),
+                        "br" => "bottom right".to_string(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+                series: data
+                    .entities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        (
+                            e.label.clone(),
+                            corners.iter().map(|p| bar(tables, i, p, metric)).collect(),
+                        )
+                    })
+                    .collect(),
+            };
+            let stem = format!("position_{}", metric.column());
+            let title = chart.title.clone();
+            push(&mut out, title, "position", write_bars(dir, &stem, &chart)?);
+        }
+    }
+
+    // Every method under each protocol (the loss ablation, when the losses are swept).
+    for protocol in &data.protocols {
+        for metric in [Metric::Psnr, Metric::Ssim] {
+            let series: Vec<(String, Vec<Option<Bar>>)> = data
+                .entities
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.label.clone(), vec![bar(tables, i, protocol, metric)]))
+                .filter(|(_, b)| b[0].is_some())
+                .collect();
+            if series.is_empty() {
+                continue;
+            }
+            let chart = BarChart {
+                title: format!(
+                    "{}: {} per method, {protocol} occlusion (95% intervals)",
+                    data.experiment,
+                    metric.title()
+                ),
+                y_desc: metric.title().into(),
+                categories: vec![protocol.clone()],
+                series,
+            };
+            let stem = format!(
+                "bars_{}_{}",
+                file_stem(&protocol.replace(':', "-")),
+                metric.column()
+            );
+            let title = chart.title.clone();
+            push(&mut out, title, "bars", write_bars(dir, &stem, &chart)?);
+        }
+    }
+
+    // Training curves per run.
+    for run in &data.runs {
+        let points = match data.curves.get(&run.row.key) {
+            Some(p) if !p.is_empty() => p,
+            _ => {
+                if run.method != crate::methods::names::IN_BICUBIC
+                    && run.method != crate::methods::names::IN_MA
+                {
+                    out.missing.push(format!(
+                        "training curves of {}: none stored ({})",
+                        run.row.name, run.row.status
+                    ));
+                }
+                continue;
+            }
+        };
+        let mut series: Vec<(String, Vec<(f64, Bar)>)> = Vec::new();
+        // Throughput is logged with the losses; it is not a loss.
+        for (stage, step, term, value) in points.iter().filter(|p| p.2 != "images_per_s") {
+            let label = format!("{stage} {term}");
+            let b = Bar {
+                mean: *value,
+                lower: *value,
+                upper: *value,
+            };
+            match series.iter_mut().find(|s| s.0 == label) {
+                Some(s) => s.1.push((*step as f64, b)),
+                None => series.push((label, vec![(*step as f64, b)])),
+            }
+        }
+        let log_y = series.iter().all(|s| s.1.iter().all(|p| p.1.mean > 0.0));
+        let title = format!("{}: training curves of {}", data.experiment, run.row.name);
+        let chart = LineChart {
+            title: title.clone(),
+            x_desc: "step".into(),
+            y_desc: if log_y {
+                "loss (log scale)".into()
+            } else {
+                "loss".into()
+            },
+            series,
+            log_y,
+        };
+        let stem = format!("curves_{}", file_stem(&run.row.name));
+        push(&mut out, title, "curves", write_lines(dir, &stem, &chart)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,588 @@
+//! Reports regenerated from the run store: the paper's tables with bootstrap intervals
+//! ([`tables`], polars), its charts ([`charts`], plotters), image grids ([`grids`]) and one
+//! static HTML page ([`html`]) that ties them together with their provenance.
+//!
+//! The data flow is one way: [`load`] reads an experiment's runs, stages, curves and per-image
+//! metric rows from the store and decides what each table row (an [`Entity`]) is; the writers
+//! only read that. Nothing is computed from anything but stored rows: a cell without rows is
+//! reported as missing, never filled in.
+//!
+//! # Rows of a table
+//! A run contributes its own method's rows, labelled by the method and by the swept values that
+//! differ between the experiment's runs (`ofhnet (adversarial.weight=0.001)`); the seed is not
+//! part of a label, so the seeds of one configuration are aggregated into one row. Every run
+//! also stores IN+bicubic behind its InpaintNet; runs that share a stage-1 InpaintNet (the
+//! store records its key) share those rows, so they become one `in_bicubic` row, labelled by
+//! the swept values its runs have in common.
+
+pub mod charts;
+pub mod grids;
+pub mod html;
+pub mod tables;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::harness::experiment::Experiment;
+use crate::harness::store::{RunRow, StageRow, Store, status};
+use crate::harness::sweep::{short_path, value_label};
+use crate::methods::names::IN_BICUBIC;
+use crate::metrics::bootstrap::BootstrapConfig;
+use crate::{Error, Result};
+
+/// What `ofhnet report` writes and how.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// The report's directory (`reports/EXP` by default).
+    pub out: PathBuf,
+    /// Write the image grids (off for real faces whose licence forbids redistributing them).
+    pub face_images: bool,
+    /// The method (or row label) the paired differences are taken against; default: the
+    /// experiment's `reference`, else the first row.
+    pub reference: Option<String>,
+    pub bootstrap: BootstrapConfig,
+    /// The command line that made the report, for the provenance section.
+    pub command: String,
+}
+
+/// One run as the report sees it.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub row: RunRow,
+    /// The run's method (its rows in `metrics`).
+    pub method: String,
+    /// The swept values that differ between runs: `(short path, value)`.
+    pub variant: Vec<(String, String)>,
+    /// The protocols the run's configuration evaluates.
+    pub protocols: Vec<String>,
+    /// The stage-1 InpaintNet it runs behind (the shared key; the run key when unknown).
+    pub stage1: String,
+    pub stages: Vec<StageRow>,
+}
+
+/// One row of the tables: a method under one configuration, over its seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entity {
+    /// `method` or `method (k=v, ...)`; unique within the report.
+    pub label: String,
+    pub method: String,
+    pub variant: Vec<(String, String)>,
+    /// `(seed, run key)` of the runs whose rows it takes, in seed order.
+    pub runs: Vec<(i64, String)>,
+}
+
+/// Everything a report is made from.
+pub struct ReportData {
+    pub experiment: String,
+    pub description: String,
+    /// The YAML file it was last enqueued from and the parsed spec (JSON).
+    pub file: Option<String>,
+    pub spec: Option<String>,
+    pub runs: Vec<RunInfo>,
+    /// The short paths of the swept values that differ between runs (the tables' extra
+    /// columns).
+    pub columns: Vec<String>,
+    pub entities: Vec<Entity>,
+    /// Index of the reference entity in `entities`.
+    pub reference: usize,
+    /// Every protocol, in the order the experiment lists them.
+    pub protocols: Vec<String>,
+    /// One row per (entity, seed, protocol, image): columns `entity` (label), `seed`,
+    /// `protocol`, `image`, `image_name`, `psnr`, `ssim`, `psnr_y`, `ssim_y`, `nrmse`, `iou`.
+    pub metrics: DataFrame,
+    /// Training-curve points per run key: `(stage, step, term, value)`.
+    pub curves: HashMap<String, Vec<(String, i64, String, f64)>>,
+}
+
+impl ReportData {
+    /// Runs that are not done, as `name (key): status[: error]`.
+    pub fn unfinished(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|r| r.row.status != status::DONE)
+            .map(|r| {
+                let mut s = format!("run {} ({}): {}", r.row.name, r.row.key, r.row.status);
+                if let Some(e) = &r.row.error {
+                    s.push_str(": ");
+                    s.push_str(e.lines().next().unwrap_or(""));
+                }
+                s
+            })
+            .collect()
+    }
+
+    /// The run with this key.
+    pub fn run(&self, key: &str) -> Option<&RunInfo> {
+        self.runs.iter().find(|r| r.row.key == key)
+    }
+}
+
+/// A polars error as ofhnet's.
+pub(crate) fn polars_error(what: &str) -> impl FnOnce(PolarsError) -> Error + '_ {
+    move |e| Error::invalid("report", format!("{what}: {e}"))
+}
+
+/// Reads an experiment from the store. `reference` overrides the experiment's reference
+/// method.
+pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<ReportData> {
+    let rows = store.runs(Some(experiment))?;
+    if rows.is_empty() {
+        let known: Vec<String> = store.experiments()?.into_iter().map(|e| e.0).collect();
+        return Err(Error::invalid(
+            "EXP",
+            format!(
+                "no experiment `{experiment}` in {}; it has: {}",
+                store.url(),
+                if known.is_empty() {
+                    "none (run `ofhnet run FILE` first)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    }
+    let record = store.experiment_record(experiment)?;
+    let (file, spec) = match record {
+        Some((f, s)) => (Some(f), Some(s)),
+        None => (None, None),
+    };
+    let spec_experiment: Option<Experiment> =
+        spec.as_deref().and_then(|s| serde_json::from_str(s).ok());
+
+    // The swept values of every run, and the paths whose values differ.
+    let mut swept: Vec<Vec<(String, Value)>> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let v: Value = serde_json::from_str(&r.swept).map_err(|e| {
+            Error::invalid(
+                "run store",
+                format!("run {} ({}): stored swept values: {e}", r.name, r.key),
+            )
+        })?;
+        let pairs = match v {
+            Value::Object(m) => m.into_iter().collect(),
+            _ => Vec::new(),
+        };
+        swept.push(pairs);
+    }
+    let mut configs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        configs.push(r.experiment_config()?);
+    }
+    let mut paths: Vec<String> = Vec::new();
+    for pairs in &swept {
+        for (p, _) in pairs {
+            if !paths.contains(p) {
+                paths.push(p.clone());
+            }
+        }
+    }
+    let value_of = |i: usize, path: &str| -> Option<&Value> {
+        swept[i].iter().find(|(p, _)| p == path).map(|(_, v)| v)
+    };
+    let mut differing: Vec<String> = paths
+        .into_iter()
+        .filter(|p| {
+            let first = value_of(0, p);
+            (1..rows.len()).any(|i| value_of(i, p) != first)
+        })
+        .collect();
+    // A swept `method` reads as the method column when its values and the labels match one
+    // to one.
+    if differing.iter().any(|p| p == "method") {
+        let mut values: Vec<String> = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
+        for (i, c) in configs.iter().enumerate() {
+            let v = value_of(i, "method")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            if !values.contains(&v) {
+                values.push(v);
+            }
+            if !labels.contains(&c.method.label()) {
+                labels.push(c.method.label());
+            }
+        }
+        if values.len() == labels.len() {
+            differing.retain(|p| p != "method");
+        }
+    }
+    let columns: Vec<String> = differing.iter().map(|p| short_path(p)).collect();
+
+    let mut runs = Vec::with_capacity(rows.len());
+    for (i, (row, config)) in rows.into_iter().zip(&configs).enumerate() {
+        let variant = differing
+            .iter()
+            .map(|p| {
+                (
+                    short_path(p),
+                    value_of(i, p)
+                        .map(value_label)
+                        .unwrap_or_else(|| "-".into()),
+                )
+            })
+            .collect();
+        let stages = store.stages(&row.key)?;
+        let stage1 = stages
+            .iter()
+            .find(|s| s.stage == "stage1")
+            .and_then(|s| s.shared_key.clone())
+            .unwrap_or_else(|| row.key.clone());
+        runs.push(RunInfo {
+            method: config.method.label().to_string(),
+            variant,
+            protocols: config
+                .evaluation
+                .protocols
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            stage1,
+            stages,
+            row,
+        });
+    }
+
+    // Entities: each run's own method, and one IN+bicubic per stage-1 InpaintNet.
+    let label_of = |method: &str, variant: &[(String, String)]| {
+        if variant.is_empty() {
+            method.to_string()
+        } else {
+            let v: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{method} ({})", v.join(", "))
+        }
+    };
+    let mut entities: Vec<Entity> = Vec::new();
+    // (run key, metric method) -> entity label, for the rows this report takes.
+    let mut source: HashMap<(String, String), String> = HashMap::new();
+    let add = |entities: &mut Vec<Entity>,
+               method: &str,
+               variant: Vec<(String, String)>,
+               seed: i64,
+               run: &str,
+               distinguish: &str| {
+        let mut label = label_of(method, &variant);
+        let taken = |label: &str| {
+            entities
+                .iter()
+                .find(|e| e.label == label)
+                .is_some_and(|e| e.runs.iter().any(|(s, _)| *s == seed))
+        };
+        if taken(&label) {
+            label = format!("{label} [{distinguish}]");
+        }
+        match entities.iter_mut().find(|e| e.label == label) {
+            Some(e) => e.runs.push((seed, run.to_string())),
+            None => entities.push(Entity {
+                label: label.clone(),
+                method: method.to_string(),
+                variant,
+                runs: vec![(seed, run.to_string())],
+            }),
+        }
+        label
+    };
+    for r in runs.iter().filter(|r| r.method != IN_BICUBIC) {
+        let label = add(
+            &mut entities,
+            &r.method,
+            r.variant.clone(),
+            r.row.seed,
+            &r.row.key,
+            &r.row.key[..6.min(r.row.key.len())],
+        );
+        source.insert((r.row.key.clone(), r.method.clone()), label);
+    }
+    // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
+    // place in the order.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        match groups.iter_mut().find(|g| g.0 == r.stage1) {
+            Some(g) => g.1.push(i),
+            None => groups.push((r.stage1.clone(), vec![i])),
+        }
+    }
+    for (stage1, members) in &groups {
+        let first = &runs[members[0]];
+        let variant: Vec<(String, String)> = first
+            .variant
+            .iter()
+            .filter(|(k, v)| {
+                members
+                    .iter()
+                    .all(|&m| runs[m].variant.iter().any(|(k2, v2)| k2 == k && v2 == v))
+            })
+            .cloned()
+            .collect();
+        // The run whose IN+bicubic rows stand for the group: an explicit in_bicubic run if
+        // there is one, else the first.
+        let owner = members
+            .iter()
+            .copied()
+            .find(|&m| runs[m].method == IN_BICUBIC)
+            .unwrap_or(members[0]);
+        let label = add(
+            &mut entities,
+            IN_BICUBIC,
+            variant,
+            first.row.seed,
+            &runs[owner].row.key,
+            &stage1[..stage1.len().min(16)],
+        );
+        for &m in members {
+            source.insert(
+                (runs[m].row.key.clone(), IN_BICUBIC.to_string()),
+                label.clone(),
+            );
+        }
+    }
+    // Order: the runs' own methods in run order, with IN+bicubic where an explicit in_bicubic
+    // run stands, else after them.
+    let position = |e: &Entity| -> usize {
+        let (_, key) = &e.runs[0];
+        let ordinal = runs.iter().position(|r| &r.row.key == key).unwrap_or(0);
+        if e.method == IN_BICUBIC && runs[ordinal].method != IN_BICUBIC {
+            runs.len() + ordinal
+        } else {
+            ordinal
+        }
+    };
+    entities.sort_by_key(|e| position(e));
+    for e in &mut entities {
+        e.runs.sort();
+    }
+
+    // Metric rows: each entity takes, per protocol, the rows of one run per seed (the group's
+    // IN+bicubic rows come from the first member run that has them).
+    let all = store.metric_rows(experiment)?;
+    let mut by_run_protocol: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, m) in all.iter().enumerate() {
+        by_run_protocol
+            .entry((m.run_key.clone(), m.protocol.clone(), m.method.clone()))
+            .or_default()
+            .push(i);
+    }
+    let seed_of: HashMap<&str, i64> = runs
+        .iter()
+        .map(|r| (r.row.key.as_str(), r.row.seed))
+        .collect();
+    // (entity label, seed, protocol) -> chosen run key
+    let mut chosen: HashMap<(String, i64, String), String> = HashMap::new();
+    let order: HashMap<&str, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.row.key.as_str(), i))
+        .collect();
+    let mut keys: Vec<&(String, String, String)> = by_run_protocol.keys().collect();
+    keys.sort_by_key(|(run, _, _)| order.get(run.as_str()).copied().unwrap_or(usize::MAX));
+    for (run, protocol, method) in keys {
+        let Some(label) = source.get(&(run.clone(), method.clone())) else {
+            continue;
+        };
+        let seed = seed_of.get(run.as_str()).copied().unwrap_or(0);
+        chosen
+            .entry((label.clone(), seed, protocol.clone()))
+            .or_insert_with(|| run.clone());
+    }
+    let mut c_entity = Vec::new();
+    let mut c_seed = Vec::new();
+    let mut c_protocol = Vec::new();
+    let mut c_image = Vec::new();
+    let mut c_name = Vec::new();
+    let (mut psnr, mut ssim, mut psnr_y, mut ssim_y, mut nrmse, mut iou) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut picks: Vec<(&(String, i64, String), &String)> = chosen.iter().collect();
+    picks.sort();
+    for ((label, seed, protocol), run) in picks {
+        let method = if source.get(&(run.clone(), IN_BICUBIC.to_string())) == Some(label) {
+            IN_BICUBIC.to_string()
+        } else {
+            runs.iter()
+                .find(|r| &r.row.key == run)
+                .map(|r| r.method.clone())
+                .unwrap_or_default()
+        };
+        let Some(idx) = by_run_protocol.get(&(run.clone(), protocol.clone(), method)) else {
+            continue;
+        };
+        for &i in idx {
+            let m = &all[i];
+            c_entity.push(label.clone());
+            c_seed.push(*seed);
+            c_protocol.push(protocol.clone());
+            c_image.push(m.image);
+            c_name.push(m.image_name.clone());
+            psnr.push(m.psnr);
+            ssim.push(m.ssim);
+            psnr_y.push(m.psnr_y);
+            ssim_y.push(m.ssim_y);
+            nrmse.push(m.nrmse);
+            iou.push(m.iou);
+        }
+    }
+    let metrics = df!(
+        "entity" => c_entity,
+        "seed" => c_seed,
+        "protocol" => c_protocol,
+        "image" => c_image,
+        "image_name" => c_name,
+        "psnr" => psnr,
+        "ssim" => ssim,
+        "psnr_y" => psnr_y,
+        "ssim_y" => ssim_y,
+        "nrmse" => nrmse,
+        "iou" => iou,
+    )
+    .map_err(polars_error("building the metric table"))?;
+
+    let mut protocols: Vec<String> = Vec::new();
+    for r in &runs {
+        for p in &r.protocols {
+            if !protocols.contains(p) {
+                protocols.push(p.clone());
+            }
+        }
+    }
+    for m in &all {
+        if !protocols.contains(&m.protocol) {
+            protocols.push(m.protocol.clone());
+        }
+    }
+
+    let wanted = reference
+        .map(str::to_string)
+        .or_else(|| spec_experiment.as_ref().and_then(|e| e.reference.clone()))
+        .or_else(|| configs.first().and_then(|c| c.reference.clone()));
+    let reference = match &wanted {
+        None => 0,
+        Some(w) => entities
+            .iter()
+            .position(|e| &e.label == w)
+            .or_else(|| entities.iter().position(|e| &e.method == w))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "reference",
+                    format!(
+                        "`{w}` is neither a method nor a row of experiment `{experiment}`; its \
+                         rows are: {}",
+                        entities
+                            .iter()
+                            .map(|e| e.label.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?,
+    };
+
+    let mut curves = HashMap::new();
+    for r in &runs {
+        curves.insert(r.row.key.clone(), store.curves(&r.row.key)?);
+    }
+
+    Ok(ReportData {
+        experiment: experiment.to_string(),
+        description: spec_experiment
+            .as_ref()
+            .map(|e| e.description.clone())
+            .or_else(|| configs.first().map(|c| c.description.clone()))
+            .unwrap_or_default(),
+        file,
+        spec,
+        runs,
+        columns,
+        entities,
+        reference,
+        protocols,
+        metrics,
+        curves,
+    })
+}
+
+/// What [`write`] produced.
+#[derive(Clone, Debug, Default)]
+pub struct ReportSummary {
+    /// Every file written, relative to the report directory.
+    pub files: Vec<PathBuf>,
+    /// What the report could not show, and why.
+    pub missing: Vec<String>,
+}
+
+/// Writes the whole report into `options.out`.
+pub fn write(data: &ReportData, options: &ReportOptions) -> Result<ReportSummary> {
+    let out = &options.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut summary = ReportSummary::default();
+    let tables = tables::compute(data, &options.bootstrap)?;
+    summary.missing.extend(data.unfinished());
+    summary.missing.extend(tables::missing_cells(data, &tables));
+    summary
+        .files
+        .extend(tables::write_all(data, &tables, &out.join("tables"))?);
+    let charts = charts::write_all(data, &tables, &out.join("charts"))?;
+    summary.files.extend(charts.files.iter().cloned());
+    summary.missing.extend(charts.missing.iter().cloned());
+    let grids = if options.face_images {
+        let g = grids::write_all(data, &out.join("grids"))?;
+        summary.missing.extend(g.missing.iter().cloned());
+        summary.files.extend(g.files.iter().cloned());
+        Some(g)
+    } else {
+        None
+    };
+    let page = html::write(
+        data,
+        &tables,
+        &charts,
+        grids.as_ref(),
+        &summary.missing,
+        options,
+        &out.join("index.html"),
+    )?;
+    summary.files.push(page);
+    let strip = |p: &Path| {
+        p.strip_prefix(out)
+            .map(Path::to_path_buf)
+            .unwrap_or(p.into())
+    };
+    summary.files = summary.files.iter().map(|p| strip(p)).collect();
+    Ok(summary)
+}
+
+/// A file name made of letters, digits, `-`, `_`, `=` and `.` only.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
+pub fn utc(seconds: f64) -> String {
+    let s = seconds.floor() as i64;
+    let (days, rem) = (s.div_euclid(86_400), s.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

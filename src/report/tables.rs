@@ -1,0 +1,686 @@
+//! The paper's tables from the stored per-image metrics, computed with polars: every cell is
+//! the mean over test images (over seeds: the mean of the per-seed means, with their spread)
+//! and a 95% bootstrap interval, and every row also shows its paired difference to the
+//! reference row (PROTOCOL "Significance").
+//!
+//! Table 1 is PSNR and SSIM, Table 2 landmark NRMSE and parsing IoU, as in the paper; a third
+//! CSV per protocol holds every metric, luma variants included.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::{ReportData, file_stem, polars_error};
+use crate::metrics::bootstrap::{
+    BootstrapConfig, BootstrapInterval, bootstrap_mean, paired_bootstrap,
+};
+use crate::{Error, Result};
+
+/// A metric column of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    Psnr,
+    Ssim,
+    PsnrY,
+    SsimY,
+    Nrmse,
+    Iou,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::Psnr,
+        Metric::Ssim,
+        Metric::PsnrY,
+        Metric::SsimY,
+        Metric::Nrmse,
+        Metric::Iou,
+    ];
+
+    /// The column in the store and in the CSVs.
+    pub fn column(self) -> &'static str {
+        match self {
+            Metric::Psnr => "psnr",
+            Metric::Ssim => "ssim",
+            Metric::PsnrY => "psnr_y",
+            Metric::SsimY => "ssim_y",
+            Metric::Nrmse => "nrmse",
+            Metric::Iou => "iou",
+        }
+    }
+
+    /// The name in tables and charts.
+    pub fn title(self) -> &'static str {
+        match self {
+            Metric::Psnr => "PSNR (dB)",
+            Metric::Ssim => "SSIM",
+            Metric::PsnrY => "PSNR-Y (dB)",
+            Metric::SsimY => "SSIM-Y",
+            Metric::Nrmse => "NRMSE (x100)",
+            Metric::Iou => "IoU",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        self != Metric::Nrmse
+    }
+
+    /// Decimals shown in tables.
+    pub fn decimals(self) -> usize {
+        match self {
+            Metric::Psnr | Metric::PsnrY | Metric::Nrmse => 2,
+            _ => 4,
+        }
+    }
+}
+
+/// One metric of one row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cell {
+    /// The mean over images (over seeds: the mean of the per-seed means).
+    pub mean: f64,
+    /// The 95% bootstrap interval of the mean over images (of the per-image means over seeds).
+    pub lower: f64,
+    pub upper: f64,
+    /// Images with a value.
+    pub images: usize,
+    pub seeds: usize,
+    /// The standard deviation of the per-seed means (ddof 1), with two seeds or more.
+    pub seed_sd: Option<f64>,
+    /// The paired difference `row - reference` over the images both have, unless this is the
+    /// reference row or the reference has no values.
+    pub diff: Option<BootstrapInterval>,
+}
+
+/// One row of the tables under one protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Index in [`ReportData::entities`].
+    pub entity: usize,
+    pub protocol: String,
+    /// A cell per metric with values; a metric without values (no landmark detector) is absent.
+    pub cells: HashMap<Metric, Cell>,
+}
+
+/// Every (entity, protocol) that has metric rows.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    pub rows: Vec<Row>,
+}
+
+impl Tables {
+    pub fn get(&self, entity: usize, protocol: &str) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|r| r.entity == entity && r.protocol == protocol)
+    }
+
+    pub fn cell(&self, entity: usize, protocol: &str, metric: Metric) -> Option<&Cell> {
+        self.get(entity, protocol)
+            .and_then(|r| r.cells.get(&metric))
+    }
+}
+
+fn column_values(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = df
+        .column(name)
+        .map_err(polars_error("reading a column"))?
+        .cast(&DataType::Float64)
+        .map_err(polars_error("reading a column"))?;
+    Ok(c.f64()
+        .map_err(polars_error("reading a column"))?
+        .iter()
+        .collect())
+}
+
+fn string_values(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let c = df.column(name).map_err(polars_error("reading a column"))?;
+    Ok(c.str()
+        .map_err(polars_error("reading a column"))?
+        .iter()
+        .map(|s| s.unwrap_or("").to_string())
+        .collect())
+}
+
+fn int_values(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    let c = df
+        .column(name)
+        .map_err(polars_error("reading a column"))?
+        .cast(&DataType::Int64)
+        .map_err(polars_error("reading a column"))?;
+    Ok(c.i64()
+        .map_err(polars_error("reading a column"))?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
+}
+
+/// The image indices of one (entity, protocol) and each metric's per-image value.
+type PerImage = (Vec<i64>, HashMap<Metric, Vec<Option<f64>>>);
+
+/// Computes every row's cells.
+pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables> {
+    if data.metrics.height() == 0 {
+        return Ok(Tables::default());
+    }
+    let metric_cols: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
+
+    // Per-seed means, then their mean and spread over seeds.
+    let per_seed = data
+        .metrics
+        .clone()
+        .lazy()
+        .group_by([col("entity"), col("protocol"), col("seed")])
+        .agg(
+            metric_cols
+                .iter()
+                .map(|c| col(*c).mean())
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .map_err(polars_error("per-seed means"))?;
+    let mut over_seeds_aggs: Vec<Expr> = Vec::new();
+    for c in &metric_cols {
+        over_seeds_aggs.push(col(*c).mean().alias(*c));
+        over_seeds_aggs.push(col(*c).std(1).alias(format!("{c}_seed_sd")));
+    }
+    over_seeds_aggs.push(col("seed").count().alias("seeds"));
+    let over_seeds = per_seed
+        .lazy()
+        .group_by([col("entity"), col("protocol")])
+        .agg(over_seeds_aggs)
+        .collect()
+        .map_err(polars_error("means over seeds"))?;
+
+    // Per-image means over seeds: the bootstrap's units.
+    let per_image = data
+        .metrics
+        .clone()
+        .lazy()
+        .group_by([col("entity"), col("protocol"), col("image")])
+        .agg(
+            metric_cols
+                .iter()
+                .map(|c| col(*c).mean())
+                .collect::<Vec<_>>(),
+        )
+        .sort(["image"], Default::default())
+        .collect()
+        .map_err(polars_error("per-image means"))?;
+    let parts = per_image
+        .partition_by(["entity", "protocol"], true)
+        .map_err(polars_error("grouping per-image means"))?;
+    // (entity label, protocol) -> (images, per-metric values)
+    let mut images: HashMap<(String, String), PerImage> = HashMap::new();
+    for part in &parts {
+        let entity = string_values(part, "entity")?;
+        let protocol = string_values(part, "protocol")?;
+        let (Some(e), Some(p)) = (entity.first(), protocol.first()) else {
+            continue;
+        };
+        let mut values = HashMap::new();
+        for m in Metric::ALL {
+            values.insert(m, column_values(part, m.column())?);
+        }
+        images.insert((e.clone(), p.clone()), (int_values(part, "image")?, values));
+    }
+
+    let entity_index: HashMap<&str, usize> = data
+        .entities
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.label.as_str(), i))
+        .collect();
+    let reference_label = &data.entities[data.reference].label;
+    let o_entity = string_values(&over_seeds, "entity")?;
+    let o_protocol = string_values(&over_seeds, "protocol")?;
+    let o_seeds = int_values(&over_seeds, "seeds")?;
+    let mut o_means = HashMap::new();
+    let mut o_sds = HashMap::new();
+    for m in Metric::ALL {
+        o_means.insert(m, column_values(&over_seeds, m.column())?);
+        o_sds.insert(
+            m,
+            column_values(&over_seeds, &format!("{}_seed_sd", m.column()))?,
+        );
+    }
+
+    let mut rows = Vec::new();
+    for i in 0..over_seeds.height() {
+        let Some(&entity) = entity_index.get(o_entity[i].as_str()) else {
+            continue;
+        };
+        let protocol = &o_protocol[i];
+        let key = (o_entity[i].clone(), protocol.clone());
+        let Some((imgs, values)) = images.get(&key) else {
+            continue;
+        };
+        let reference = images.get(&(reference_label.clone(), protocol.clone()));
+        let mut cells = HashMap::new();
+        for m in Metric::ALL {
+            let Some(mean) = o_means[&m][i] else {
+                continue;
+            };
+            let present: Vec<f64> = values[&m].iter().flatten().copied().collect();
+            if present.is_empty() || !mean.is_finite() {
+                continue;
+            }
+            let ci = bootstrap_mean(&present, bootstrap)?;
+            let seeds = o_seeds[i].max(0) as usize;
+            let diff = match reference {
+                Some((ref_imgs, ref_values)) if &o_entity[i] != reference_label => {
+                    let lookup: HashMap<i64, f64> = ref_imgs
+                        .iter()
+                        .zip(&ref_values[&m])
+                        .filter_map(|(im, v)| v.map(|v| (*im, v)))
+                        .collect();
+                    let (a, b): (Vec<f64>, Vec<f64>) = imgs
+                        .iter()
+                        .zip(&values[&m])
+                        .filter_map(|(im, v)| Some((v.as_ref().copied()?, *lookup.get(im)?)))
+                        .unzip();
+                    if a.is_empty() {
+                        None
+                    } else {
+                        Some(paired_bootstrap(&a, &b, bootstrap)?)
+                    }
+                }
+                _ => None,
+            };
+            cells.insert(
+                m,
+                Cell {
+                    mean,
+                    lower: ci.lower,
+                    upper: ci.upper,
+                    images: present.len(),
+                    seeds,
+                    seed_sd: if seeds > 1 { o_sds[&m][i] } else { None },
+                    diff,
+                },
+            );
+        }
+        rows.push(Row {
+            entity,
+            protocol: protocol.clone(),
+            cells,
+        });
+    }
+    let protocol_order = |p: &str| {
+        data.protocols
+            .iter()
+            .position(|q| q == p)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|r| (protocol_order(&r.protocol), r.entity));
+    Ok(Tables { rows })
+}
+
+/// The cells the experiment asks for that have no rows, as sentences.
+pub fn missing_cells(data: &ReportData, tables: &Tables) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, e) in data.entities.iter().enumerate() {
+        for protocol in &data.protocols {
+            let expected = e.runs.iter().any(|(_, key)| {
+                data.run(key)
+                    .is_some_and(|r| r.protocols.iter().any(|p| p == protocol))
+            });
+            if expected && tables.get(i, protocol).is_none() {
+                let runs: Vec<String> = e
+                    .runs
+                    .iter()
+                    .filter_map(|(_, k)| data.run(k))
+                    .map(|r| format!("{} ({})", r.row.name, r.row.status))
+                    .collect();
+                out.push(format!(
+                    "{} under {protocol}: no metric rows yet (runs: {})",
+                    e.label,
+                    runs.join(", ")
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// One of the paper's tables.
+#[derive(Clone, Copy, Debug)]
+pub struct TableSpec {
+    /// File stem: `table1`.
+    pub name: &'static str,
+    pub title: &'static str,
+    pub metrics: &'static [Metric],
+}
+
+pub const TABLE1: TableSpec = TableSpec {
+    name: "table1",
+    title: "Table 1: PSNR and SSIM",
+    metrics: &[Metric::Psnr, Metric::Ssim],
+};
+pub const TABLE2: TableSpec = TableSpec {
+    name: "table2",
+    title: "Table 2: landmark NRMSE and parsing IoU",
+    metrics: &[Metric::Nrmse, Metric::Iou],
+};
+pub const ALL_METRICS: TableSpec = TableSpec {
+    name: "metrics",
+    title: "Every metric",
+    metrics: &Metric::ALL,
+};
+
+/// A table as text cells: the header and one line per row (before formatting for a format).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Whether the table has any value (a Table 2 without a detector has none).
+    pub has_values: bool,
+}
+
+fn fmt_value(v: f64, decimals: usize) -> String {
+    format!("{v:.decimals$}")
+}
+
+fn fmt_signed(v: f64, decimals: usize) -> String {
+    format!("{v:+.decimals$}")
+}
+
+/// The table for one protocol as text: a `Method` column, the differing swept values, then for
+/// each metric the mean with its interval (and the spread over seeds) and the paired
+/// difference to the reference, then the numbers of seeds and images.
+pub fn text_table(
+    data: &ReportData,
+    tables: &Tables,
+    spec: &TableSpec,
+    protocol: &str,
+) -> TextTable {
+    let reference = &data.entities[data.reference].label;
+    let mut header = vec!["Method".to_string()];
+    header.extend(data.columns.iter().cloned());
+    for m in spec.metrics {
+        header.push(m.title().to_string());
+        header.push(format!("Δ{} vs {reference}", m.title()));
+    }
+    header.push("seeds".into());
+    header.push("images".into());
+    let mut rows = Vec::new();
+    let mut has_values = false;
+    for (i, e) in data.entities.iter().enumerate() {
+        let mut line = vec![e.method.clone()];
+        for c in &data.columns {
+            line.push(
+                e.variant
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| "·".into()),
+            );
+        }
+        let row = tables.get(i, protocol);
+        if e.label.contains(" [") {
+            // A label made unique by a key: show it in the method column.
+            line[0] = e.label.clone();
+        }
+        let mut seeds = String::from("—");
+        let mut images = String::from("—");
+        let mut any = false;
+        for m in spec.metrics {
+            match row.and_then(|r| r.cells.get(m)) {
+                Some(c) => {
+                    any = true;
+                    let d = m.decimals();
+                    let mut text = format!(
+                        "{} [{}, {}]",
+                        fmt_value(c.mean, d),
+                        fmt_value(c.lower, d),
+                        fmt_value(c.upper, d)
+                    );
+                    if let Some(sd) = c.seed_sd {
+                        text.push_str(&format!(" (sd {})", fmt_value(sd, d)));
+                    }
+                    line.push(text);
+                    line.push(match &c.diff {
+                        Some(b) => format!(
+                            "{} [{}, {}]",
+                            fmt_signed(b.mean, d),
+                            fmt_signed(b.lower, d),
+                            fmt_signed(b.upper, d)
+                        ),
+                        None if i == data.reference => "reference".into(),
+                        None => "—".into(),
+                    });
+                    seeds = c.seeds.to_string();
+                    images = c.images.to_string();
+                }
+                None => {
+                    line.push(if row.is_some() {
+                        "n/a".into()
+                    } else {
+                        "missing".into()
+                    });
+                    line.push("—".into());
+                }
+            }
+        }
+        has_values |= any;
+        line.push(seeds);
+        line.push(images);
+        rows.push(line);
+    }
+    TextTable {
+        header,
+        rows,
+        has_values,
+    }
+}
+
+/// GitHub-flavoured Markdown.
+pub fn markdown(table: &TextTable) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        table
+            .header
+            .iter()
+            .map(|h| esc(h))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        table
+            .header
+            .iter()
+            .enumerate()
+            .map(|(i, _)| if i == 0 { "---|" } else { "---:|" })
+            .collect::<String>()
+    );
+    for row in &table.rows {
+        out.push_str(&format!(
+            "| {} |\n",
+            row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+        ));
+    }
+    out
+}
+
+fn latex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '_' | '%' | '&' | '#' | '$' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            'Δ' => out.push_str("$\\Delta$"),
+            '—' => out.push_str("---"),
+            '·' => out.push_str("$\\cdot$"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A booktabs `tabular`; intervals in a smaller font under the means.
+pub fn latex(table: &TextTable, caption: &str) -> String {
+    let cols = format!("l{}", "r".repeat(table.header.len().saturating_sub(1)));
+    let mut out = format!(
+        "% Generated by `ofhnet report` from the run store; needs \\usepackage{{booktabs}}.\n\
+         \\begin{{table}}\n\\centering\n\\caption{{{}}}\n\\begin{{tabular}}{{{cols}}}\n\\toprule\n",
+        latex_escape(caption)
+    );
+    out.push_str(
+        &table
+            .header
+            .iter()
+            .map(|h| latex_escape(h))
+            .collect::<Vec<_>>()
+            .join(" & "),
+    );
+    out.push_str(" \\\\\n\\midrule\n");
+    for row in &table.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c.split_once(" [") {
+                Some((mean, rest)) => format!(
+                    "{} {{\\scriptsize [{}}}",
+                    latex_escape(mean),
+                    latex_escape(rest)
+                ),
+                None => latex_escape(c),
+            })
+            .collect();
+        out.push_str(&cells.join(" & "));
+        out.push_str(" \\\\\n");
+    }
+    out.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    out
+}
+
+/// The numbers behind a table as a polars frame: one row per table row, the means, interval
+/// ends, spreads and paired differences as numeric columns (empty where there is no value).
+pub fn frame(
+    data: &ReportData,
+    tables: &Tables,
+    spec: &TableSpec,
+    protocol: &str,
+) -> Result<DataFrame> {
+    let n = data.entities.len();
+    let mut columns: Vec<Column> = Vec::new();
+    columns.push(Column::new(
+        "method".into(),
+        data.entities
+            .iter()
+            .map(|e| e.method.clone())
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "label".into(),
+        data.entities
+            .iter()
+            .map(|e| e.label.clone())
+            .collect::<Vec<_>>(),
+    ));
+    for c in &data.columns {
+        let values: Vec<Option<String>> = data
+            .entities
+            .iter()
+            .map(|e| {
+                e.variant
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        columns.push(Column::new(c.as_str().into(), values));
+    }
+    columns.push(Column::new(
+        "protocol".into(),
+        vec![protocol.to_string(); n],
+    ));
+    let cell = |i: usize, m: Metric| tables.cell(i, protocol, m);
+    for &m in spec.metrics {
+        let name = m.column();
+        let pick = |f: &dyn Fn(&super::tables::Cell) -> Option<f64>| -> Vec<Option<f64>> {
+            (0..n).map(|i| cell(i, m).and_then(f)).collect()
+        };
+        columns.push(Column::new(name.into(), pick(&|c| Some(c.mean))));
+        columns.push(Column::new(
+            format!("{name}_lower").into(),
+            pick(&|c| Some(c.lower)),
+        ));
+        columns.push(Column::new(
+            format!("{name}_upper").into(),
+            pick(&|c| Some(c.upper)),
+        ));
+        columns.push(Column::new(
+            format!("{name}_seed_sd").into(),
+            pick(&|c| c.seed_sd),
+        ));
+        columns.push(Column::new(
+            format!("{name}_diff").into(),
+            pick(&|c| c.diff.map(|d| d.mean)),
+        ));
+        columns.push(Column::new(
+            format!("{name}_diff_lower").into(),
+            pick(&|c| c.diff.map(|d| d.lower)),
+        ));
+        columns.push(Column::new(
+            format!("{name}_diff_upper").into(),
+            pick(&|c| c.diff.map(|d| d.upper)),
+        ));
+    }
+    let first = spec.metrics.first().copied().unwrap_or(Metric::Psnr);
+    columns.push(Column::new(
+        "seeds".into(),
+        (0..n)
+            .map(|i| cell(i, first).map(|c| c.seeds as i64))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "images".into(),
+        (0..n)
+            .map(|i| cell(i, first).map(|c| c.images as i64))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "reference".into(),
+        vec![data.entities[data.reference].label.clone(); n],
+    ));
+    DataFrame::new_infer_height(columns).map_err(polars_error("building a table"))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// Writes Table 1, Table 2 and the all-metrics table of every protocol as Markdown, CSV and
+/// LaTeX into `dir`; returns the files.
+pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files = Vec::new();
+    for protocol in &data.protocols {
+        for spec in [TABLE1, TABLE2, ALL_METRICS] {
+            let text = text_table(data, tables, &spec, protocol);
+            if spec.name == TABLE2.name && !text.has_values {
+                continue;
+            }
+            let stem = format!("{}_{}", spec.name, file_stem(&protocol.replace(':', "-")));
+            let caption = format!(
+                "{} ({}, {} occlusion; mean [95% bootstrap interval] over test images)",
+                spec.title, data.experiment, protocol
+            );
+            let md = dir.join(format!("{stem}.md"));
+            write_text(&md, &format!("### {caption}\n\n{}", markdown(&text)))?;
+            let tex = dir.join(format!("{stem}.tex"));
+            write_text(&tex, &latex(&text, &caption))?;
+            let csv = dir.join(format!("{stem}.csv"));
+            let mut df = frame(data, tables, &spec, protocol)?;
+            let mut file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+            CsvWriter::new(&mut file)
+                .include_header(true)
+                .finish(&mut df)
+                .map_err(polars_error("writing a CSV table"))?;
+            files.extend([md, csv, tex]);
+        }
+    }
+    Ok(files)
+}

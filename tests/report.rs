@@ -1,0 +1,512 @@
+//! Reports: table values against a direct computation from the inserted metric rows, the
+//! bootstrap intervals, partial experiments, and a whole report of a real (tiny) experiment,
+//! opened in headless Chromium.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ofhnet::evaluate::Scores;
+use ofhnet::harness::experiment::parse;
+use ofhnet::harness::store::{StageRow, Store, WorkerInfo};
+use ofhnet::harness::sweep::expand;
+use ofhnet::metrics::bootstrap::BootstrapConfig;
+use ofhnet::report;
+use ofhnet::report::tables::{Metric, TABLE1, compute, missing_cells, text_table};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::common::synthetic_dataset;
+
+fn ofhnet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ofhnet"))
+}
+
+const N_IMAGES: usize = 40;
+
+/// An experiment of two methods (so three table rows with IN+bicubic) over two seeds and two
+/// protocols. Nothing trains: the test writes the metric rows itself.
+const TABLES_YAML: &str = "name: tables\n\
+data: {prepared: /nonexistent}\n\
+evaluation: {protocols: [random, size:4]}\n\
+seeds: [0, 1]\n\
+reference: in_bicubic\n\
+sweep:\n\
+\x20 grid:\n\
+\x20   method: [{type: ofhnet, preset: tiny}, {type: in_vdsr, preset: tiny}]\n";
+
+/// The metric values the test inserts: `(seed, protocol, method)` -> per-image scores.
+type Inserted = HashMap<(u64, String, String), Vec<Scores>>;
+
+fn random_scores(rng: &mut ChaCha8Rng, method: &str, protocol: &str, offset: f64) -> Vec<Scores> {
+    (0..N_IMAGES)
+        .map(|i| {
+            let base = 20.0 + (i as f64) * 0.05;
+            Scores {
+                name: format!("{i:06}.jpg"),
+                method: method.into(),
+                occlusion: protocol.into(),
+                psnr: base + offset + rng.random_range(-1.0..1.0),
+                ssim: 0.5 + offset / 10.0 + rng.random_range(-0.05..0.05),
+                psnr_y: base + 1.0 + offset + rng.random_range(-1.0..1.0),
+                ssim_y: 0.6 + rng.random_range(-0.05..0.05),
+                nrmse: Some(5.0 - offset + rng.random_range(-0.5..0.5)),
+                iou: Some(0.6 + rng.random_range(-0.1..0.1)),
+            }
+        })
+        .collect()
+}
+
+/// Enqueues [`TABLES_YAML`] and writes metric rows for every run and protocol except the
+/// VDSR run of seed 1 under size:4 (left missing on purpose).
+fn tables_store(dir: &Path) -> (Store, Inserted) {
+    let db = dir.join("store.sqlite");
+    let store = Store::open(&db.display().to_string()).expect("open");
+    let exp = parse(TABLES_YAML, Path::new("tables.yaml")).expect("parse");
+    let runs = expand(&exp).expect("expand");
+    store
+        .enqueue(&exp, Path::new("tables.yaml"), &runs)
+        .expect("enqueue");
+    let worker = WorkerInfo {
+        id: "w".into(),
+        host: "test".into(),
+        device: "cpu".into(),
+        git_commit: Some("0123456789abcdef".into()),
+        git_dirty: Some(false),
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut inserted = Inserted::new();
+    // IN+bicubic is the same behind one stage 1: one set of values per (seed, protocol).
+    let mut bicubic: HashMap<(u64, String), Vec<Scores>> = HashMap::new();
+    for _ in 0..runs.len() {
+        let run = store.claim(&worker, None).expect("claim").expect("a run");
+        let spec = runs.iter().find(|r| r.key == run.key).expect("spec");
+        let method = spec.config.method.label();
+        store
+            .record_stage(
+                &run.key,
+                &StageRow {
+                    stage: "stage1".into(),
+                    status: "done".into(),
+                    shared_key: Some(format!("stage1-seed{}", spec.seed)),
+                    ..StageRow::default()
+                },
+            )
+            .expect("stage");
+        for protocol in ["random", "size:4"] {
+            if method == "in_vdsr" && spec.seed == 1 && protocol == "size:4" {
+                continue;
+            }
+            let offset = if method == "ofhnet" { 0.8 } else { 0.4 };
+            let own = random_scores(&mut rng, method, protocol, offset);
+            let bic = bicubic
+                .entry((spec.seed, protocol.to_string()))
+                .or_insert_with(|| random_scores(&mut rng, "in_bicubic", protocol, 0.0))
+                .clone();
+            let rows: Vec<(i64, Scores)> = own
+                .iter()
+                .chain(&bic)
+                .map(|s| (s.name[..6].parse::<i64>().expect("index"), s.clone()))
+                .collect();
+            store
+                .write_metrics(&run.key, protocol, &rows, 1.0)
+                .expect("metrics");
+            inserted.insert((spec.seed, protocol.into(), method.into()), own);
+            inserted.insert((spec.seed, protocol.into(), "in_bicubic".into()), bic);
+        }
+        if !(method == "in_vdsr" && spec.seed == 1) {
+            store
+                .finish(&run.key, &worker.id, Path::new("x"), 1.0, 1.0)
+                .expect("finish");
+        }
+    }
+    (store, inserted)
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn metric(s: &Scores, m: Metric) -> f64 {
+    match m {
+        Metric::Psnr => s.psnr,
+        Metric::Ssim => s.ssim,
+        Metric::PsnrY => s.psnr_y,
+        Metric::SsimY => s.ssim_y,
+        Metric::Nrmse => s.nrmse.expect("nrmse"),
+        Metric::Iou => s.iou.expect("iou"),
+    }
+}
+
+#[test]
+fn table_values_equal_a_direct_computation_from_the_metric_rows() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (store, inserted) = tables_store(tmp.path());
+    let data = report::load(&store, "tables", None).expect("load");
+    let labels: Vec<&str> = data.entities.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["ofhnet", "in_vdsr", "in_bicubic"]);
+    assert_eq!(data.entities[data.reference].label, "in_bicubic");
+    assert!(
+        data.columns.is_empty(),
+        "the method axis is the method column"
+    );
+    let config = BootstrapConfig {
+        resamples: 2000,
+        ..BootstrapConfig::default()
+    };
+    let tables = compute(&data, &config).expect("compute");
+
+    // Direct: per seed the mean over images, then the mean (and sd) over seeds.
+    let values = |method: &str, seed: u64, protocol: &str| -> Option<&Vec<Scores>> {
+        inserted.get(&(seed, protocol.into(), method.into()))
+    };
+    let mut checked = 0;
+    for (e, entity) in data.entities.iter().enumerate() {
+        for protocol in ["random", "size:4"] {
+            let seeds: Vec<u64> = [0u64, 1]
+                .into_iter()
+                .filter(|&s| values(&entity.method, s, protocol).is_some())
+                .collect();
+            for m in Metric::ALL {
+                let cell = tables.cell(e, protocol, m).expect("cell");
+                let per_seed: Vec<f64> = seeds
+                    .iter()
+                    .map(|&s| {
+                        let v: Vec<f64> = values(&entity.method, s, protocol)
+                            .expect("values")
+                            .iter()
+                            .map(|x| metric(x, m))
+                            .collect();
+                        mean(&v)
+                    })
+                    .collect();
+                let expected = mean(&per_seed);
+                assert!(
+                    (cell.mean - expected).abs() < 1e-9,
+                    "{} {protocol} {m:?}: {} vs {expected}",
+                    entity.label,
+                    cell.mean
+                );
+                assert_eq!(cell.seeds, seeds.len());
+                assert_eq!(cell.images, N_IMAGES);
+                assert!(cell.lower < cell.mean && cell.mean < cell.upper, "{cell:?}");
+                match seeds.len() {
+                    2 => {
+                        let sd = (per_seed[0] - per_seed[1]).abs() / 2f64.sqrt();
+                        let got = cell.seed_sd.expect("sd over two seeds");
+                        assert!((got - sd).abs() < 1e-9, "sd {got} vs {sd}");
+                    }
+                    _ => assert_eq!(cell.seed_sd, None),
+                }
+                // The paired difference: per image, the mean over seeds of each, subtracted.
+                if entity.method == "in_bicubic" {
+                    assert!(cell.diff.is_none(), "the reference has no difference");
+                } else {
+                    let per_image = |method: &str, seeds: &[u64]| -> Vec<f64> {
+                        (0..N_IMAGES)
+                            .map(|i| {
+                                mean(
+                                    &seeds
+                                        .iter()
+                                        .map(|&s| {
+                                            metric(&values(method, s, protocol).expect("v")[i], m)
+                                        })
+                                        .collect::<Vec<_>>(),
+                                )
+                            })
+                            .collect()
+                    };
+                    let a = per_image(&entity.method, &seeds);
+                    let b = per_image("in_bicubic", &[0, 1]);
+                    let expected: f64 =
+                        mean(&a.iter().zip(&b).map(|(x, y)| x - y).collect::<Vec<_>>());
+                    let diff = cell.diff.expect("diff");
+                    assert!(
+                        (diff.mean - expected).abs() < 1e-9,
+                        "{diff:?} vs {expected}"
+                    );
+                    assert_eq!(diff.n, N_IMAGES);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 2 * 6);
+
+    // The unfinished run is named; nothing is missing but the rows of a finished method.
+    let unfinished = data.unfinished();
+    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert!(unfinished[0].contains("in_vdsr") && unfinished[0].contains("running"));
+    assert!(missing_cells(&data, &tables).is_empty());
+    let text = text_table(&data, &tables, &TABLE1, "random");
+    assert_eq!(text.rows.len(), 3);
+    assert!(text.rows[2][2].contains("reference"), "{:?}", text.rows[2]);
+}
+
+#[test]
+fn bootstrap_intervals_are_stable_and_cover_the_true_difference() {
+    // Synthetic rows: OFHNet = IN+bicubic + 0.3 dB + noise, over 400 images.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&tmp.path().join("s.sqlite").display().to_string()).expect("open");
+    let yaml = "name: boot\ndata: {prepared: /nonexistent}\nmethod: {type: ofhnet, preset: tiny}\n";
+    let exp = parse(yaml, Path::new("boot.yaml")).expect("parse");
+    let runs = expand(&exp).expect("expand");
+    store
+        .enqueue(&exp, Path::new("boot.yaml"), &runs)
+        .expect("enqueue");
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let true_difference = 0.3;
+    let rows: Vec<(i64, Scores)> = (0..400)
+        .flat_map(|i| {
+            let bic = 20.0 + rng.random_range(-3.0..3.0);
+            let ofh = bic + true_difference + rng.random_range(-0.5..0.5);
+            [("ofhnet", ofh), ("in_bicubic", bic)].map(|(method, psnr)| {
+                (
+                    i as i64,
+                    Scores {
+                        name: format!("{i:06}.jpg"),
+                        method: method.into(),
+                        occlusion: "random".into(),
+                        psnr,
+                        ssim: 0.5,
+                        psnr_y: psnr,
+                        ssim_y: 0.5,
+                        nrmse: None,
+                        iou: None,
+                    },
+                )
+            })
+        })
+        .collect();
+    store
+        .write_metrics(&runs[0].key, "random", &rows, 1.0)
+        .expect("metrics");
+    let data = report::load(&store, "boot", Some("in_bicubic")).expect("load");
+    let config = BootstrapConfig::default();
+    let a = compute(&data, &config).expect("compute");
+    let b = compute(&data, &config).expect("compute again");
+    let cell = |t: &ofhnet::report::tables::Tables| {
+        *t.cell(0, "random", Metric::Psnr).expect("ofhnet cell")
+    };
+    assert_eq!(cell(&a), cell(&b), "same seed, same interval");
+    let diff = cell(&a).diff.expect("diff");
+    assert!(
+        diff.lower < true_difference && true_difference < diff.upper,
+        "{diff:?}"
+    );
+    assert!(diff.upper - diff.lower < 0.1, "{diff:?}");
+    let other = compute(&data, &BootstrapConfig { seed: 99, ..config }).expect("another seed");
+    let d2 = cell(&other).diff.expect("diff");
+    assert_ne!(d2.lower, diff.lower, "the seed drives the resampling");
+    assert!((d2.lower - diff.lower).abs() < 0.01 && (d2.upper - diff.upper).abs() < 0.01);
+    // No NRMSE rows: Table 2 has no values and is not written.
+    assert!(a.cell(0, "random", Metric::Nrmse).is_none());
+}
+
+fn count_color(image: &image::RgbImage, rgb: (u8, u8, u8), tolerance: i32) -> usize {
+    image
+        .pixels()
+        .filter(|p| {
+            (p[0] as i32 - rgb.0 as i32).abs() <= tolerance
+                && (p[1] as i32 - rgb.1 as i32).abs() <= tolerance
+                && (p[2] as i32 - rgb.2 as i32).abs() <= tolerance
+        })
+        .count()
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+fn chromium_command(profile: &Path) -> Command {
+    let mut c = Command::new(chromium().expect("chromium"));
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--virtual-time-budget=10000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// A sweep over the adversarial weight with every protocol kind and an evaluation detector,
+/// run for real (tiny), then reported.
+#[test]
+fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let yaml = format!(
+        "name: rep\n\
+         description: a tiny sweep for the report test\n\
+         data: {{prepared: '{}'}}\n\
+         method: {{type: ofhnet, preset: tiny}}\n\
+         losses: {{inpaint_l2: {{weight: 1.0}}, l2: {{weight: 1.0}}}}\n\
+         stages:\n\
+         \x20 stage1: {{steps: 4, batch_size: 4, checkpoint_every: 2, log_every: 1}}\n\
+         \x20 stage2: {{steps: 6, batch_size: 2, checkpoint_every: 3, log_every: 1}}\n\
+         landmarks:\n\
+         \x20 eval: {{role: eval, seed: 2, steps: 4, batch_size: 8}}\n\
+         evaluation: {{protocols: [random, position:tl, position:br, size:4, size:8], limit: 8, batch_size: 8}}\n\
+         reference: in_bicubic\n\
+         sweep:\n\
+         \x20 grid: {{losses.adversarial.weight: [0.0, 0.001]}}\n",
+        synthetic_dataset().display()
+    );
+    let file = tmp.path().join("rep.yaml");
+    std::fs::write(&file, yaml).expect("write");
+    let db = tmp.path().join("store.sqlite");
+    let results = tmp.path().join("results");
+    let run = ofhnet()
+        .args(["run"])
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--results")
+        .arg(&results)
+        .output()
+        .expect("ofhnet run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = tmp.path().join("report");
+    let rep = ofhnet()
+        .args(["report", "rep", "--resamples", "500", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("ofhnet report");
+    let stdout = String::from_utf8_lossy(&rep.stdout);
+    assert!(
+        rep.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+
+    let protocols = ["random", "position-tl", "position-br", "size-4", "size-8"];
+    let mut expected: Vec<String> = vec!["index.html".into()];
+    for p in protocols {
+        for t in ["table1", "table2", "metrics"] {
+            for ext in ["md", "csv", "tex"] {
+                expected.push(format!("tables/{t}_{p}.{ext}"));
+            }
+        }
+        expected.push(format!("grids/grid_{p}.png"));
+        for m in ["psnr", "ssim"] {
+            for ext in ["png", "svg"] {
+                expected.push(format!("charts/bars_{p}_{m}.{ext}"));
+            }
+        }
+    }
+    for m in ["psnr", "ssim"] {
+        for ext in ["png", "svg"] {
+            expected.push(format!("charts/size_{m}.{ext}"));
+            expected.push(format!("charts/position_{m}.{ext}"));
+        }
+    }
+    for run in [
+        "adversarial.weight=0.0_seed=0",
+        "adversarial.weight=0.001_seed=0",
+    ] {
+        for ext in ["png", "svg"] {
+            expected.push(format!("charts/curves_{run}.{ext}"));
+        }
+    }
+    for f in &expected {
+        let p = out.join(f);
+        assert!(
+            p.is_file() && p.metadata().map(|m| m.len()).unwrap_or(0) > 0,
+            "{f} missing; report said:\n{stdout}"
+        );
+    }
+    // The tables hold three rows with numbers in every Table 1 and Table 2 cell.
+    let md = std::fs::read_to_string(out.join("tables/table1_random.md")).expect("md");
+    assert!(
+        md.contains("| ofhnet | 0.0 |") && md.contains("| in_bicubic | · |"),
+        "{md}"
+    );
+    assert!(!md.contains("missing"), "{md}");
+    let t2 = std::fs::read_to_string(out.join("tables/table2_size-8.csv")).expect("csv");
+    assert_eq!(t2.lines().count(), 4, "{t2}");
+    assert!(
+        t2.lines()
+            .next()
+            .expect("header")
+            .contains("nrmse_diff_lower")
+    );
+    // The grid has a column per method plus occluded, InpaintNet and ground truth, a row per
+    // kept face.
+    let grid = image::open(out.join("grids/grid_random.png"))
+        .expect("grid")
+        .into_rgb8();
+    assert_eq!(grid.width(), 6 + 6 * (128 + 6));
+    assert_eq!(grid.height(), 46 + 6 * (128 + 6) + 6);
+
+    // Headless Chromium: every picture decodes, the tables are there, and the screenshot shows
+    // the table headers and the charts' colours.
+    let Some(_) = chromium() else {
+        if std::env::var_os("OFHNET_REQUIRE_CHROMIUM").is_some() {
+            panic!("OFHNET_REQUIRE_CHROMIUM is set but /usr/bin/chromium is missing");
+        }
+        eprintln!("skipped the Chromium check: install Debian's chromium (.ci/run does)");
+        return;
+    };
+    let page = format!("file://{}", out.join("index.html").display());
+    let dom = chromium_command(&tmp.path().join("profile1"))
+        .arg("--dump-dom")
+        .arg(&page)
+        .output()
+        .expect("chromium --dump-dom");
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom_text.contains("data-broken=\"0\""),
+        "broken pictures or no load event: {}",
+        &dom_text[..dom_text.len().min(400)]
+    );
+    let images = expected.iter().filter(|f| f.ends_with(".png")).count();
+    assert!(
+        dom_text.contains(&format!("data-images=\"{images}\"")),
+        "expected {images} pictures on the page"
+    );
+    assert!(
+        dom_text.contains("data-tables=\"10\""),
+        "5 protocols x 2 tables"
+    );
+    let shot = tmp.path().join("shot.png");
+    let status = chromium_command(&tmp.path().join("profile2"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--window-size=1400,6000")
+        .arg(&page)
+        .output()
+        .expect("chromium --screenshot");
+    assert!(
+        shot.is_file(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let shot = image::open(&shot).expect("screenshot").into_rgb8();
+    let header = count_color(&shot, ofhnet::report::html::HEADER_RGB, 2);
+    assert!(header > 5_000, "table headers: {header} pixels");
+    let line = count_color(&shot, ofhnet::report::charts::PALETTE[0], 12);
+    let line2 = count_color(&shot, ofhnet::report::charts::PALETTE[1], 12);
+    assert!(
+        line > 500 && line2 > 500,
+        "chart colours: {line}, {line2} pixels"
+    );
+    if let Ok(keep) = std::env::var("OFHNET_KEEP_REPORT") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = Command::new("cp").arg("-r").arg(&out).arg(&keep).status();
+        let _ = shot.save(Path::new(&keep).join("screenshot.png"));
+    }
+}
