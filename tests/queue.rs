@@ -636,6 +636,27 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     );
     assert!(!ok && err.contains("stepz"), "{err}");
 
+    // A field inside swept values is set in every one of them (one file, every scale).
+    let methods = "name: m\ndata: {prepared: /x}\nsweep:\n  grid:\n    method: \
+                   [{type: in_vdsr, preset: tiny}, {type: ofhnet, preset: tiny}]\n";
+    std::fs::write(dir.join("m.yaml"), methods).expect("write");
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "m.yaml",
+            "--dry-run",
+            "--set",
+            "method.preset=cpu",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("method=in_vdsr_preset=cpu") && out.contains("method=ofhnet_preset=cpu"),
+        "{out}"
+    );
+    assert!(!out.contains("preset=tiny"), "{out}");
+
     // A job array of workers for a cluster.
     let (ok, out, err) = ofhnet_in(
         dir,

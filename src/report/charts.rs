@@ -134,119 +134,97 @@ where
         (x0, x1) = (0.0, 1.0);
     }
     let xpad = ((x1 - x0) * 0.06).max(0.5);
-    let values = c
-        .series
-        .iter()
-        .flat_map(|s| s.1.iter().flat_map(|p| [p.1.lower, p.1.upper, p.1.mean]));
-    let mut builder = ChartBuilder::on(root);
-    builder
+    // A log axis is drawn as log10 of the values on a linear one, labelled with the values.
+    let y_of = |v: f64| if c.log_y { v.max(1e-300).log10() } else { v };
+    let values = c.series.iter().flat_map(|s| {
+        s.1.iter()
+            .flat_map(|p| [p.1.lower, p.1.upper, p.1.mean].map(y_of))
+    });
+    let (lo, hi) = y_range(values, false);
+    let mut chart = ChartBuilder::on(root)
         .caption(&c.title, ("sans-serif", 22))
         .margin(14)
         .x_label_area_size(44)
-        .y_label_area_size(70);
-    if c.log_y {
-        let positive: Vec<f64> = values.filter(|v| *v > 0.0).collect();
-        let lo = positive.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = positive.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let (lo, hi) = if lo.is_finite() {
-            (lo / 1.5, hi * 1.5)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0 - xpad..x1 + xpad, lo..hi)
+        .map_err(err)?;
+    let integral = c
+        .series
+        .iter()
+        .all(|s| s.1.iter().all(|p| p.0.fract() == 0.0));
+    let span = (x1 - x0).round() as usize;
+    let x_format = |x: &f64| {
+        if integral {
+            format!("{x:.0}")
         } else {
-            (1e-3, 1.0)
-        };
-        let mut chart = builder
-            .build_cartesian_2d(x0 - xpad..x1 + xpad, (lo..hi).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(&c.x_desc)
-            .y_desc(&c.y_desc)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 17))
-            .y_label_formatter(&|v| format!("{v:.1e}"))
-            .draw()
-            .map_err(err)?;
-        for (i, (label, points)) in c.series.iter().enumerate() {
-            let col = color(i);
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|(x, b)| (*x, b.mean)),
-                    col.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                });
+            format!("{x}")
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(err)?;
-    } else {
-        let (lo, hi) = y_range(values, false);
-        let mut chart = builder
-            .build_cartesian_2d(x0 - xpad..x1 + xpad, lo..hi)
-            .map_err(err)?;
-        let integral = c
-            .series
-            .iter()
-            .all(|s| s.1.iter().all(|p| p.0.fract() == 0.0));
-        let span = (x1 - x0).round() as usize;
-        let x_format = |x: &f64| {
-            if integral {
-                format!("{x:.0}")
+    };
+    let y_format = |y: &f64| {
+        if c.log_y {
+            let v = 10f64.powf(*y);
+            if (0.01..1000.0).contains(&v) {
+                format!("{v:.3}")
             } else {
-                format!("{x}")
+                format!("{v:.1e}")
             }
-        };
-        chart
-            .configure_mesh()
-            .x_labels(if integral && span <= 24 { span + 1 } else { 10 })
-            .x_label_formatter(&x_format)
-            .x_desc(&c.x_desc)
-            .y_desc(&c.y_desc)
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 17))
-            .draw()
-            .map_err(err)?;
-        for (i, (label, points)) in c.series.iter().enumerate() {
-            let col = color(i);
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|(x, b)| (*x, b.mean)),
-                    col.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3))
-                });
-            chart
-                .draw_series(points.iter().map(|(x, b)| {
-                    ErrorBar::new_vertical(*x, b.lower, b.mean, b.upper, col.stroke_width(2), 10)
-                }))
-                .map_err(err)?;
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|(x, b)| Circle::new((*x, b.mean), 4, col.filled())),
-                )
-                .map_err(err)?;
+        } else {
+            format!("{y:.2}")
         }
+    };
+    chart
+        .configure_mesh()
+        .x_labels(if integral && span <= 24 { span + 1 } else { 10 })
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .x_desc(&c.x_desc)
+        .y_desc(&c.y_desc)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(err)?;
+    for (i, (label, points)) in c.series.iter().enumerate() {
+        let col = color(i);
         chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerLeft)
-            .draw()
+            .draw_series(LineSeries::new(
+                points.iter().map(|(x, b)| (*x, y_of(b.mean))),
+                col.stroke_width(2),
+            ))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], col.stroke_width(3)));
+        // Intervals and markers where the points have them (not on training curves).
+        let with_interval = points.iter().filter(|(_, b)| b.upper > b.lower);
+        chart
+            .draw_series(with_interval.clone().map(|(x, b)| {
+                ErrorBar::new_vertical(
+                    *x,
+                    y_of(b.lower),
+                    y_of(b.mean),
+                    y_of(b.upper),
+                    col.stroke_width(2),
+                    10,
+                )
+            }))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                with_interval.map(|(x, b)| Circle::new((*x, y_of(b.mean)), 4, col.filled())),
+            )
             .map_err(err)?;
     }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(if c.log_y {
+            SeriesLabelPosition::UpperRight
+        } else {
+            SeriesLabelPosition::LowerLeft
+        })
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
