@@ -24,8 +24,8 @@ fn ofhnet() -> Command {
 
 const N_IMAGES: usize = 40;
 
-/// An experiment of two methods (so three table rows with IN+bicubic) over two seeds and two
-/// protocols. Nothing trains: the test writes the metric rows itself.
+/// An experiment of three methods (so four table rows with IN+bicubic) over two seeds and two
+/// protocols. Nothing trains: the test writes the metric rows itself, for two of the methods.
 const TABLES_YAML: &str = "name: tables\n\
 data: {prepared: /nonexistent}\n\
 evaluation: {protocols: [random, size:4]}\n\
@@ -33,7 +33,7 @@ seeds: [0, 1]\n\
 reference: in_bicubic\n\
 sweep:\n\
 \x20 grid:\n\
-\x20   method: [{type: ofhnet, preset: tiny}, {type: in_vdsr, preset: tiny}]\n";
+\x20   method: [{type: ofhnet, preset: tiny}, {type: in_vdsr, preset: tiny}, {type: in_fsrcnn}]\n";
 
 /// The metric values the test inserts: `(seed, protocol, method)` -> per-image scores.
 type Inserted = HashMap<(u64, String, String), Vec<Scores>>;
@@ -57,8 +57,9 @@ fn random_scores(rng: &mut ChaCha8Rng, method: &str, protocol: &str, offset: f64
         .collect()
 }
 
-/// Enqueues [`TABLES_YAML`] and writes metric rows for every run and protocol except the
-/// VDSR run of seed 1 under size:4 (left missing on purpose).
+/// Enqueues [`TABLES_YAML`] and writes metric rows for every run and protocol of OFHNet and
+/// VDSR except the VDSR run of seed 1 under size:4 (left missing on purpose); the FSRCNN runs
+/// stay queued.
 fn tables_store(dir: &Path) -> (Store, Inserted) {
     let db = dir.join("store.sqlite");
     let store = Store::open(&db.display().to_string()).expect("open");
@@ -78,7 +79,7 @@ fn tables_store(dir: &Path) -> (Store, Inserted) {
     let mut inserted = Inserted::new();
     // IN+bicubic is the same behind one stage 1: one set of values per (seed, protocol).
     let mut bicubic: HashMap<(u64, String), Vec<Scores>> = HashMap::new();
-    for _ in 0..runs.len() {
+    for _ in 0..4 {
         let run = store.claim(&worker, None).expect("claim").expect("a run");
         let spec = runs.iter().find(|r| r.key == run.key).expect("spec");
         let method = spec.config.method.label();
@@ -144,7 +145,7 @@ fn table_values_equal_a_direct_computation_from_the_metric_rows() {
     let (store, inserted) = tables_store(tmp.path());
     let data = report::load(&store, "tables", None).expect("load");
     let labels: Vec<&str> = data.entities.iter().map(|e| e.label.as_str()).collect();
-    assert_eq!(labels, ["ofhnet", "in_vdsr", "in_bicubic"]);
+    assert_eq!(labels, ["ofhnet", "in_vdsr", "in_fsrcnn", "in_bicubic"]);
     assert_eq!(data.entities[data.reference].label, "in_bicubic");
     assert!(
         data.columns.is_empty(),
@@ -162,6 +163,10 @@ fn table_values_equal_a_direct_computation_from_the_metric_rows() {
     };
     let mut checked = 0;
     for (e, entity) in data.entities.iter().enumerate() {
+        if entity.method == "in_fsrcnn" {
+            assert!(tables.get(e, "random").is_none(), "no rows, no cells");
+            continue;
+        }
         for protocol in ["random", "size:4"] {
             let seeds: Vec<u64> = [0u64, 1]
                 .into_iter()
@@ -233,14 +238,22 @@ fn table_values_equal_a_direct_computation_from_the_metric_rows() {
     }
     assert_eq!(checked, 3 * 2 * 6);
 
-    // The unfinished run is named; nothing is missing but the rows of a finished method.
+    // A partly finished experiment: the unfinished runs and the cells without rows are named,
+    // and the table says `missing` rather than inventing a value.
     let unfinished = data.unfinished();
-    assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+    assert_eq!(unfinished.len(), 3, "{unfinished:?}");
     assert!(unfinished[0].contains("in_vdsr") && unfinished[0].contains("running"));
-    assert!(missing_cells(&data, &tables).is_empty());
+    assert!(unfinished[1].contains("in_fsrcnn") && unfinished[1].contains("queued"));
+    let missing = missing_cells(&data, &tables);
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert!(
+        missing.iter().all(|m| m.starts_with("in_fsrcnn under ")),
+        "{missing:?}"
+    );
     let text = text_table(&data, &tables, &TABLE1, "random");
-    assert_eq!(text.rows.len(), 3);
-    assert!(text.rows[2][2].contains("reference"), "{:?}", text.rows[2]);
+    assert_eq!(text.rows.len(), 4);
+    assert_eq!(text.rows[2][1], "missing", "{:?}", text.rows[2]);
+    assert!(text.rows[3][2].contains("reference"), "{:?}", text.rows[3]);
 }
 
 #[test]
@@ -392,6 +405,18 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
         rep.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&rep.stderr)
+    );
+
+    let unknown = ofhnet()
+        .args(["report", "nosuch", "--db"])
+        .arg(&db)
+        .output()
+        .expect("ofhnet report");
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        err.contains("no experiment `nosuch`") && err.contains("rep"),
+        "{err}"
     );
 
     let protocols = ["random", "position-tl", "position-br", "size-4", "size-8"];

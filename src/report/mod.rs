@@ -305,6 +305,13 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         }
     }
     for (stage1, members) in &groups {
+        // Runs that have not reached stage 1 yet have no IN+bicubic of their own.
+        let started = members.iter().any(|&m| {
+            runs[m].method == IN_BICUBIC || runs[m].stages.iter().any(|s| s.stage == "stage1")
+        });
+        if !started {
+            continue;
+        }
         let first = &runs[members[0]];
         let variant: Vec<(String, String)> = first
             .variant
