@@ -68,6 +68,7 @@ pub fn make_synthetic_dataset(count: usize, seed: u64) -> PathBuf {
     import(
         &ImportOptions {
             roots: vec![root],
+            train_roots: Vec::new(),
             out: out.clone(),
             split: "official".parse().expect("split"),
             seed: 0,

@@ -12,6 +12,7 @@ use crate::common::write_mini_celeba;
 fn options(roots: Vec<PathBuf>, out: &Path, split: &str) -> ImportOptions {
     ImportOptions {
         roots,
+        train_roots: Vec::new(),
         out: out.to_path_buf(),
         split: split.parse().expect("valid split"),
         seed: 7,
@@ -259,4 +260,44 @@ fn two_synthetic_roots_with_identity_split_share_no_identity() {
     }
     let train_ids: std::collections::HashSet<i64> = train.identity.iter().copied().collect();
     assert!(test.identity.iter().all(|id| !train_ids.contains(id)));
+}
+
+#[test]
+fn train_only_roots_go_whole_to_train_and_leave_the_test_split_alone() {
+    use ofhnet::data::synth::{SynthOptions, write_celeba_root};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let make = |name: &str, count: usize, seed: u64| {
+        let root = tmp.path().join(name);
+        let options = SynthOptions {
+            count,
+            seed,
+            images_per_identity: 4,
+            ..SynthOptions::default()
+        };
+        write_celeba_root(&root, &options, &ProgressBar::hidden()).expect("synth");
+        root
+    };
+    let main = make("main", 40, 11);
+    let extra = make("extra", 24, 13);
+    let alone = import(
+        &options(vec![main.clone()], &tmp.path().join("alone"), "official"),
+        &ProgressBar::hidden(),
+    )
+    .expect("import alone");
+    let mut with_extra = options(vec![main], &tmp.path().join("with"), "official");
+    with_extra.train_roots = vec![extra];
+    let both = import(&with_extra, &ProgressBar::hidden()).expect("import with extra");
+    let (a, b) = (&alone.manifest.counts, &both.manifest.counts);
+    assert_eq!(b["train"], a["train"] + 24, "{a:?} {b:?}");
+    assert_eq!((b["val"], b["test"]), (a["val"], a["test"]));
+    assert_eq!(both.manifest.sources.len(), 1);
+    assert_eq!(both.manifest.train_sources.len(), 1);
+    // The test split holds the same faces as without the extra root.
+    let test_a = ofhnet::data::dataset::Dataset::open(&tmp.path().join("alone"))
+        .and_then(|d| d.split("test"))
+        .expect("test split");
+    let test_b = ofhnet::data::dataset::Dataset::open(&tmp.path().join("with"))
+        .and_then(|d| d.split("test"))
+        .expect("test split");
+    assert_eq!(test_a.names, test_b.names);
 }

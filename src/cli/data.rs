@@ -53,6 +53,10 @@ pub struct ImportArgs {
     /// list_landmarks_align_celeba.txt, optional landmarks68.txt). Repeat to merge roots.
     #[arg(long = "celeba", required = true)]
     pub roots: Vec<PathBuf>,
+    /// A CelebA-layout root whose every face goes to the train split (repeatable), e.g.
+    /// identity-disjoint extra training faces.
+    #[arg(long = "train-celeba")]
+    pub train_roots: Vec<PathBuf>,
     /// Output directory of the prepared dataset.
     #[arg(long)]
     pub out: PathBuf,
@@ -149,15 +153,16 @@ fn remove_synthetic_root(dir: &std::path::Path) -> anyhow::Result<()> {
 
 fn run_import(args: &ImportArgs) -> anyhow::Result<()> {
     let split: SplitRule = args.split.parse()?;
-    for root in &args.roots {
+    for root in args.roots.iter().chain(&args.train_roots) {
         anyhow::ensure!(
             root.exists(),
-            "{}: no such directory (pass a CelebA-layout root to --celeba)",
+            "{}: no such directory (pass a CelebA-layout root to --celeba or --train-celeba)",
             root.display()
         );
     }
     let options = ImportOptions {
         roots: args.roots.clone(),
+        train_roots: args.train_roots.clone(),
         out: args.out.clone(),
         split,
         seed: args.seed,

@@ -147,8 +147,11 @@ impl std::fmt::Display for Problem {
 pub struct Manifest {
     pub format_version: u32,
     pub ofhnet_version: String,
-    /// The CelebA-layout roots, as given and canonicalised.
+    /// The CelebA-layout roots split by `split`, canonicalised.
     pub sources: Vec<String>,
+    /// Roots whose every face went to the train split (identity-disjoint extra training data).
+    #[serde(default)]
+    pub train_sources: Vec<String>,
     pub split: SplitRule,
     pub seed: u64,
     pub protocol: Protocol,
@@ -162,7 +165,11 @@ pub struct Manifest {
 /// Options of [`import`].
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
+    /// Roots whose faces are split by `split`.
     pub roots: Vec<PathBuf>,
+    /// Roots whose every face goes to the train split, such as celeba-extra next to celeba6k
+    /// (their identities must not appear in `roots`' val and test splits).
+    pub train_roots: Vec<PathBuf>,
     pub out: PathBuf,
     pub split: SplitRule,
     pub seed: u64,
@@ -203,12 +210,14 @@ pub fn import(options: &ImportOptions, progress: &ProgressBar) -> Result<ImportS
     if options.out.exists() && !options.force {
         return Err(Error::OutputExists(options.out.clone()));
     }
+    let n_split = options.roots.len();
     let roots = options
         .roots
         .iter()
+        .chain(&options.train_roots)
         .map(|r| celeba::read_root(r))
         .collect::<Result<Vec<_>>>()?;
-    check_roots(&roots, &options.split)?;
+    check_roots(&roots[..n_split], &options.split)?;
     let has_landmarks68 = roots.iter().all(|r| r.has_landmarks68);
 
     let mut problems = Vec::new();
@@ -242,7 +251,15 @@ pub fn import(options: &ImportOptions, progress: &ProgressBar) -> Result<ImportS
         }
     }
 
-    let assignment = assign_splits(&samples, &roots, &options.split, options.seed)?;
+    // Samples come in root order: those of the split roots first, then the train-only ones.
+    let n_split_samples = samples.iter().take_while(|s| s.source < n_split).count();
+    let mut assignment = assign_splits(
+        &samples[..n_split_samples],
+        &roots[..n_split],
+        &options.split,
+        options.seed,
+    )?;
+    assignment.resize(samples.len(), 0);
     progress.set_message("writing");
 
     let parent = options
@@ -281,15 +298,8 @@ pub fn import(options: &ImportOptions, progress: &ProgressBar) -> Result<ImportS
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             ofhnet_version: env!("CARGO_PKG_VERSION").to_string(),
-            sources: roots
-                .iter()
-                .map(|r| {
-                    std::fs::canonicalize(&r.root)
-                        .unwrap_or_else(|_| r.root.clone())
-                        .display()
-                        .to_string()
-                })
-                .collect(),
+            sources: roots[..n_split].iter().map(canonical_root).collect(),
+            train_sources: roots[n_split..].iter().map(canonical_root).collect(),
             split: options.split.clone(),
             seed: options.seed,
             protocol: options.protocol.clone(),
@@ -313,6 +323,13 @@ pub fn import(options: &ImportOptions, progress: &ProgressBar) -> Result<ImportS
     };
     replace_dir(&tmp, &options.out)?;
     Ok(ImportSummary { manifest, problems })
+}
+
+fn canonical_root(r: &CelebaRoot) -> String {
+    std::fs::canonicalize(&r.root)
+        .unwrap_or_else(|_| r.root.clone())
+        .display()
+        .to_string()
 }
 
 /// The roots must hold what the split rule needs.

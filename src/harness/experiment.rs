@@ -5,7 +5,7 @@
 //! name: quickstart
 //! data:
 //!   prepared: results/quickstart/data      # the prepared dataset (made from `source` if missing)
-//!   source: {synth: {count: 600, seed: 0}} # or {celeba: [../shared/data/celeba6k]}
+//!   source: {synth: {count: 600, seed: 0}} # or {celeba: [ROOT], celeba_train: [EXTRA_ROOT]}
 //!   split: official
 //! method: {type: ofhnet, preset: tiny}
 //! losses:
@@ -43,8 +43,11 @@ use crate::{Error, Result};
 pub struct DataSource {
     /// Synthetic faces drawn by `ofhnet data synth`.
     pub synth: Option<SynthSource>,
-    /// One or more CelebA-layout roots.
+    /// One or more CelebA-layout roots, split by `data.split`.
     pub celeba: Option<Vec<PathBuf>>,
+    /// CelebA-layout roots whose every face goes to the train split (with `celeba`), such as
+    /// ../shared/data/celeba-extra.
+    pub celeba_train: Option<Vec<PathBuf>>,
 }
 
 /// `data.source.synth`.
@@ -354,6 +357,14 @@ impl Experiment {
         }
         if self.seeds.is_empty() {
             return Err(bad("seeds: give at least one seed".into()));
+        }
+        if let Some(source) = &self.data.source
+            && source.celeba_train.is_some()
+            && source.celeba.is_none()
+        {
+            return Err(bad(
+                "data.source.celeba_train: give the roots to split in `celeba` as well".into(),
+            ));
         }
         if let Some(source) = &self.data.source
             && source.synth.is_some() == source.celeba.is_some()

@@ -679,6 +679,14 @@ pub fn ensure_dataset(spec: &DataSpec, options: &WorkerOptions) -> Result<Datase
                     ));
                 }
             }
+            for root in source.celeba_train.iter().flatten() {
+                if !root.exists() {
+                    return Err(Error::invalid(
+                        "data.source.celeba_train",
+                        format!("{} does not exist", root.display()),
+                    ));
+                }
+            }
             roots.clone()
         }
         _ => {
@@ -693,6 +701,7 @@ pub fn ensure_dataset(spec: &DataSpec, options: &WorkerOptions) -> Result<Datase
     dataset::import(
         &ImportOptions {
             roots,
+            train_roots: source.celeba_train.clone().unwrap_or_default(),
             out: prepared.clone(),
             split,
             seed: spec.split_seed,
