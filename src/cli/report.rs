@@ -44,7 +44,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(&args.experiment));
-    let command = std::env::args()
+    // `ofhnet` rather than the binary's path, so the command reads the same on every machine.
+    let command = std::iter::once("ofhnet".to_string())
+        .chain(std::env::args().skip(1))
         .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
         .collect::<Vec<_>>()
         .join(" ");
