@@ -478,6 +478,27 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
     assert_eq!(grid.width(), 6 + 6 * (128 + 6));
     assert_eq!(grid.height(), 46 + 6 * (128 + 6) + 6);
 
+    // For faces whose licence forbids redistribution: no grids, and the page says why.
+    let public = tmp.path().join("public");
+    let rep = ofhnet()
+        .args([
+            "report",
+            "rep",
+            "--resamples",
+            "200",
+            "--no-face-images",
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--out")
+        .arg(&public)
+        .output()
+        .expect("ofhnet report --no-face-images");
+    assert!(rep.status.success());
+    assert!(!public.join("grids").exists());
+    let page = std::fs::read_to_string(public.join("index.html")).expect("page");
+    assert!(page.contains("--no-face-images") && !page.contains("grids/"));
+
     // Headless Chromium: every picture decodes, the tables are there, and the screenshot shows
     // the table headers and the charts' colours.
     let Some(_) = chromium() else {

@@ -295,6 +295,12 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         );
         source.insert((r.row.key.clone(), r.method.clone()), label);
     }
+    let all = store.metric_rows(experiment)?;
+    let with_bicubic_rows: std::collections::HashSet<&str> = all
+        .iter()
+        .filter(|m| m.method == IN_BICUBIC)
+        .map(|m| m.run_key.as_str())
+        .collect();
     // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
     // place in the order.
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -307,7 +313,9 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     for (stage1, members) in &groups {
         // Runs that have not reached stage 1 yet have no IN+bicubic of their own.
         let started = members.iter().any(|&m| {
-            runs[m].method == IN_BICUBIC || runs[m].stages.iter().any(|s| s.stage == "stage1")
+            runs[m].method == IN_BICUBIC
+                || runs[m].stages.iter().any(|s| s.stage == "stage1")
+                || with_bicubic_rows.contains(runs[m].row.key.as_str())
         });
         if !started {
             continue;
@@ -363,7 +371,6 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
 
     // Metric rows: each entity takes, per protocol, the rows of one run per seed (the group's
     // IN+bicubic rows come from the first member run that has them).
-    let all = store.metric_rows(experiment)?;
     let mut by_run_protocol: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, m) in all.iter().enumerate() {
         by_run_protocol
