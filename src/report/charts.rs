@@ -118,6 +118,28 @@ fn y_range(values: impl Iterator<Item = f64>, zero_floor: bool) -> (f64, f64) {
     (lo, hi + pad)
 }
 
+/// The legend box every chart draws.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &LineChart) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -213,18 +235,14 @@ where
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(if c.log_y {
+    draw_legend(
+        &mut chart,
+        if c.log_y {
             SeriesLabelPosition::UpperRight
         } else {
             SeriesLabelPosition::LowerLeft
-        })
-        .draw()
-        .map_err(err)?;
+        },
+    )?;
     root.present().map_err(err)
 }
 
@@ -300,14 +318,7 @@ where
             }))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(err)
 }
 
