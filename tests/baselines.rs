@@ -1,14 +1,11 @@
 //! The paper's baselines: shapes of the learned ones, their losses falling on synthetic faces,
-//! IN+Ma's closed form against its weights solved directly, and the Table 1 sweep in the harness.
-
-use std::path::Path;
-use std::process::Command;
+//! IN+Ma's closed form against its weights solved directly. (Table 1's sweep in the harness is
+//! `paper`'s smoke run.)
 
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use nalgebra::DVector;
 use ofhnet::data::dataset::Dataset;
-use ofhnet::harness::store::Store;
 use ofhnet::methods::position_patch::{PositionPatch, PositionPatchConfig};
 use ofhnet::nets::fsrcnn::FsrcnnConfig;
 use ofhnet::nets::urdgn::UrdgnConfig;
@@ -199,63 +196,4 @@ fn position_patch_closed_form_equals_the_solved_weights() {
         pp.hallucinate(&test.hr_image(0)).is_err(),
         "wrong size is refused"
     );
-}
-
-#[test]
-fn table1_runs_six_methods_behind_one_inpaintnet() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/table1.yaml");
-    let db = dir.join("store.sqlite").display().to_string();
-    let prepared = format!("data.prepared='{}'", synthetic_dataset().display());
-    let out = Command::new(env!("CARGO_BIN_EXE_ofhnet"))
-        .current_dir(dir)
-        .args(["run", &file.display().to_string(), "--db", &db])
-        .args(["--set", &prepared, "--set", "data.source=null"])
-        .args([
-            "--set",
-            "stages.stage1.steps=3",
-            "--set",
-            "stages.stage2.steps=2",
-        ])
-        .args([
-            "--set",
-            "stages.stage2.batch_size=2",
-            "--set",
-            "evaluation.limit=3",
-        ])
-        .args([
-            "--set",
-            "landmarks.loss.steps=2",
-            "--set",
-            "landmarks.eval.steps=2",
-        ])
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("6 runs: 6 done"), "{stdout}");
-    assert!(stdout.contains("1 stage-1 trainings"), "{stdout}");
-    let store = Store::open(&db).expect("open");
-    let mut methods: Vec<String> = store
-        .query_strings("SELECT DISTINCT method FROM metrics ORDER BY method")
-        .expect("methods");
-    methods.sort();
-    assert_eq!(
-        methods,
-        [
-            "in_bicubic",
-            "in_fsrcnn",
-            "in_ma",
-            "in_urdgn",
-            "in_vdsr",
-            "ofhnet"
-        ]
-    );
-    // NRMSE and IoU come from the evaluation detector, for every method.
-    let missing = store
-        .query_strings("SELECT COUNT(*) FROM metrics WHERE nrmse IS NULL OR iou IS NULL")
-        .expect("count");
-    assert_eq!(missing, vec!["0"]);
 }

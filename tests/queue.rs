@@ -76,7 +76,7 @@ fn enqueue_runs(store: &Store, yaml: &str) -> usize {
     let exp = parse(yaml, Path::new("exp.yaml")).expect("parse");
     let runs = expand(&exp).expect("expand");
     store
-        .enqueue(&exp, Path::new("exp.yaml"), &runs)
+        .enqueue(&exp, "exp.yaml", &runs)
         .expect("enqueue")
         .added
         .len()
@@ -415,11 +415,19 @@ fn four_workers_share_one_postgres_store() {
     }
 }
 
-fn stage2_step(run_dir: &Path) -> usize {
-    std::fs::read_to_string(run_dir.join("stage2/checkpoint/state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["step"].as_u64())
+/// The last stage-2 checkpoint step of the (one) stage-2 model under an experiment's shared
+/// directory.
+fn stage2_step(shared: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(shared) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("stage2-"))
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stage2/checkpoint/state.json")).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter_map(|v| v["step"].as_u64())
+        .max()
         .unwrap_or(0) as usize
 }
 
@@ -440,8 +448,7 @@ fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
     let (ok, _, err) = ofhnet_in(dir, &["enqueue", "kill.yaml", "--db", &db]);
     assert!(ok, "{err}");
     let store = Store::open(&db).expect("open");
-    let run = store.runs(Some("kill")).expect("runs").remove(0);
-    let run_dir: PathBuf = dir.join("results/kill").join(&run.name);
+    let shared: PathBuf = dir.join("results/kill/shared");
 
     let mut first = ofhnet()
         .current_dir(dir)
@@ -452,7 +459,7 @@ fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
         .spawn()
         .expect("spawn");
     let start = Instant::now();
-    while stage2_step(&run_dir) < 20 {
+    while stage2_step(&shared) < 20 {
         assert!(
             start.elapsed() < Duration::from_secs(300),
             "stage 2 never checkpointed"
@@ -464,7 +471,7 @@ fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
     }
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
-    let killed_at = stage2_step(&run_dir);
+    let killed_at = stage2_step(&shared);
     assert_eq!(store.runs(Some("kill")).expect("runs")[0].status, "running");
 
     // The next worker finds the run stale, requeues it and resumes its checkpoints.
@@ -636,6 +643,57 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     );
     assert!(!ok && err.contains("stepz"), "{err}");
 
+    // An overrides file applies first, --set after it; its typos and shape errors name it.
+    std::fs::write(
+        dir.join("scale.yaml"),
+        "stages.stage2.steps: 9\nname: dry3\n",
+    )
+    .expect("write");
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--overrides",
+            "scale.yaml",
+            "--set",
+            "name=dry4",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dry4: 3 runs"), "{out}");
+    std::fs::write(dir.join("typo.yaml"), "stages.stage2.stepz: 9\n").expect("write");
+    let (ok, _, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--overrides",
+            "typo.yaml",
+        ],
+    );
+    assert!(
+        !ok && err.contains("stepz") && err.contains("typo.yaml"),
+        "{err}"
+    );
+    std::fs::write(dir.join("list.yaml"), "- a\n- b\n").expect("write");
+    let (ok, _, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--overrides",
+            "list.yaml",
+        ],
+    );
+    assert!(
+        !ok && err.contains("list.yaml: expected a mapping"),
+        "{err}"
+    );
+
     // A field inside swept values is set in every one of them (one file, every scale).
     let methods = "name: m\ndata: {prepared: /x}\nsweep:\n  grid:\n    method: \
                    [{type: in_vdsr, preset: tiny}, {type: ofhnet, preset: tiny}]\n";
@@ -652,7 +710,7 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     );
     assert!(ok, "{err}");
     assert!(
-        out.contains("method=in_vdsr_preset=cpu") && out.contains("method=ofhnet_preset=cpu"),
+        out.contains("method=in_vdsr+preset=cpu") && out.contains("method=ofhnet+preset=cpu"),
         "{out}"
     );
     assert!(!out.contains("preset=tiny"), "{out}");

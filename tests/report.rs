@@ -65,9 +65,7 @@ fn tables_store(dir: &Path) -> (Store, Inserted) {
     let store = Store::open(&db.display().to_string()).expect("open");
     let exp = parse(TABLES_YAML, Path::new("tables.yaml")).expect("parse");
     let runs = expand(&exp).expect("expand");
-    store
-        .enqueue(&exp, Path::new("tables.yaml"), &runs)
-        .expect("enqueue");
+    store.enqueue(&exp, "tables.yaml", &runs).expect("enqueue");
     let worker = WorkerInfo {
         id: "w".into(),
         host: "test".into(),
@@ -264,9 +262,7 @@ fn bootstrap_intervals_are_stable_and_cover_the_true_difference() {
     let yaml = "name: boot\ndata: {prepared: /nonexistent}\nmethod: {type: ofhnet, preset: tiny}\n";
     let exp = parse(yaml, Path::new("boot.yaml")).expect("parse");
     let runs = expand(&exp).expect("expand");
-    store
-        .enqueue(&exp, Path::new("boot.yaml"), &runs)
-        .expect("enqueue");
+    store.enqueue(&exp, "boot.yaml", &runs).expect("enqueue");
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let true_difference = 0.3;
     let rows: Vec<(i64, Scores)> = (0..400)

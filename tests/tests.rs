@@ -1,5 +1,6 @@
 //! ofhnet's one integration-test binary (burn links slowly, so every area is a module here).
 
+mod acceptance;
 mod baselines;
 mod cli;
 mod common;
@@ -9,6 +10,7 @@ mod landmarks;
 mod metrics;
 mod nets;
 mod occlusion;
+mod paper;
 mod queue;
 mod report;
 mod resize;

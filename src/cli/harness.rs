@@ -34,6 +34,10 @@ impl DbArgs {
 pub struct ExperimentArgs {
     /// The experiment file (YAML; see experiments/README.md).
     pub experiment: PathBuf,
+    /// A YAML file of overrides: a mapping from dotted paths to values, applied like `--set`
+    /// and before it (e.g. experiments/paper/scales/smoke.yaml). Repeatable; later files win.
+    #[arg(long = "overrides", value_name = "FILE")]
+    pub overrides: Vec<PathBuf>,
     /// Override a field by its dotted path, e.g. `--set data.source.synth.count=200` or
     /// `--set method.preset=cpu` (values are read as YAML). A path inside a swept value
     /// (`method.preset` when `method` is swept) is set in every value of the sweep as well.
@@ -42,48 +46,118 @@ pub struct ExperimentArgs {
 }
 
 impl ExperimentArgs {
-    /// Loads the file and applies the overrides.
+    /// Loads the file and applies the overrides: the `--overrides` files in order, then `--set`.
     pub fn load(&self) -> anyhow::Result<Experiment> {
         let exp = experiment::load(&self.experiment)?;
-        if self.set.is_empty() {
+        if self.set.is_empty() && self.overrides.is_empty() {
             return Ok(exp);
         }
         let mut value = serde_json::to_value(&exp)?;
+        for file in &self.overrides {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading the overrides file {}", file.display()))?;
+            let map: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| {
+                format!(
+                    "{}: expected a mapping of dotted paths to values",
+                    file.display()
+                )
+            })?;
+            for (key, v) in map {
+                let Some(path) = key.as_str() else {
+                    bail!("{}: the key {key:?} is not a dotted path", file.display());
+                };
+                let v: serde_json::Value = serde_json::to_value(v)
+                    .with_context(|| format!("{}: the value of `{path}`", file.display()))?;
+                let origin = format!("{}: `{path}`", file.display());
+                override_field(&mut value, path, v, &origin)?;
+            }
+        }
         for s in &self.set {
             let Some((path, text)) = s.split_once('=') else {
                 bail!("--set `{s}`: expected PATH=VALUE");
             };
             let v: serde_json::Value = serde_yaml::from_str(text)
                 .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
-            let path = path.trim();
-            // A field inside a swept value (`method.preset` under a sweep of `method`) is set
-            // in every value of that axis too, so one file serves every scale.
-            for kind in ["grid", "zip"] {
-                if let Some(serde_json::Value::Object(axes)) =
-                    value.get_mut("sweep").and_then(|sw| sw.get_mut(kind))
-                {
-                    for (axis, values) in axes.iter_mut() {
-                        let Some(rest) = path.strip_prefix(&format!("{axis}.")) else {
-                            continue;
-                        };
-                        if let serde_json::Value::Array(values) = values {
-                            for item in values.iter_mut().filter(|x| x.is_object()) {
-                                sweep::set_path(item, rest, v.clone()).with_context(|| {
-                                    format!("--set `{s}` in sweep.{kind}.{axis}")
-                                })?;
-                            }
-                        }
-                    }
-                }
-            }
-            sweep::set_path(&mut value, path, v).with_context(|| format!("--set `{s}`"))?;
+            override_field(&mut value, path.trim(), v, &format!("--set `{s}`"))?;
         }
         let exp: Experiment = serde_json::from_value(value).with_context(|| {
-            format!("{}: after --set {:?}", self.experiment.display(), self.set)
+            let files: Vec<String> = self
+                .overrides
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect();
+            format!(
+                "{}: after --overrides {files:?} and --set {:?}",
+                self.experiment.display(),
+                self.set
+            )
         })?;
         exp.validate(&self.experiment)?;
         Ok(exp)
     }
+
+    /// The file and its overrides as they would be typed after `ofhnet run`, so that a
+    /// report can say how to reproduce the experiment.
+    pub fn source(&self) -> String {
+        let quote = |s: &str| {
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+".contains(c))
+            {
+                s.to_string()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        };
+        std::iter::once(self.experiment.display().to_string())
+            .chain(self.to_args())
+            .map(|a| quote(&a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The overrides as command-line arguments, for scripts that re-run the same command.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for f in &self.overrides {
+            args.push("--overrides".to_string());
+            args.push(f.display().to_string());
+        }
+        for s in &self.set {
+            args.push("--set".to_string());
+            args.push(s.clone());
+        }
+        args
+    }
+}
+
+/// Sets one field of an experiment (as JSON) by its dotted path. A field inside a swept value
+/// (`method.preset` under a sweep of `method`) is set in every value of that axis too, so one
+/// file serves every scale.
+fn override_field(
+    value: &mut serde_json::Value,
+    path: &str,
+    v: serde_json::Value,
+    origin: &str,
+) -> anyhow::Result<()> {
+    for kind in ["grid", "zip"] {
+        if let Some(serde_json::Value::Object(axes)) =
+            value.get_mut("sweep").and_then(|sw| sw.get_mut(kind))
+        {
+            for (axis, values) in axes.iter_mut() {
+                let Some(rest) = path.strip_prefix(&format!("{axis}.")) else {
+                    continue;
+                };
+                if let serde_json::Value::Array(values) = values {
+                    for item in values.iter_mut().filter(|x| x.is_object()) {
+                        sweep::set_path(item, rest, v.clone())
+                            .with_context(|| format!("{origin} in sweep.{kind}.{axis}"))?;
+                    }
+                }
+            }
+        }
+    }
+    sweep::set_path(value, path, v).with_context(|| origin.to_string())?;
+    Ok(())
 }
 
 /// `ofhnet enqueue`
@@ -246,7 +320,7 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let store = args.db.open()?;
-    let report = store.enqueue(&exp, file, &runs)?;
+    let report = store.enqueue(&exp, &args.experiment.source(), &runs)?;
     println!(
         "{}: {} runs, {} added, {} already in {}",
         exp.name,
@@ -264,7 +338,7 @@ pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> 
     let file = &args.experiment.experiment;
     let runs = check_runs(&exp, file)?;
     let store = args.db.open()?;
-    let report = store.enqueue(&exp, file, &runs)?;
+    let report = store.enqueue(&exp, &args.experiment.source(), &runs)?;
     eprintln!(
         "{}: {} runs ({} new)",
         exp.name,
@@ -530,9 +604,9 @@ pub fn slurm(args: &SlurmArgs, device_name: &str) -> anyhow::Result<()> {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let sets: String = args
         .experiment
-        .set
-        .iter()
-        .map(|s| format!(" --set {}", quote(s)))
+        .to_args()
+        .chunks(2)
+        .map(|pair| format!(" {} {}", pair[0], quote(&pair[1])))
         .collect();
     let mut script = String::new();
     script.push_str("#!/bin/bash\n");

@@ -354,7 +354,7 @@ impl Store {
     pub fn enqueue(
         &self,
         experiment: &Experiment,
-        file: &Path,
+        source: &str,
         runs: &[RunSpec],
     ) -> Result<EnqueueReport> {
         let spec = serde_json::to_string(experiment)
@@ -371,7 +371,7 @@ impl Store {
                  updated_at = excluded.updated_at",
                 )
                 .bind(experiment.name.clone())
-                .bind(file.display().to_string())
+                .bind(source.to_string())
                 .bind(spec)
                 .bind(t)
                 .execute(&mut *tx)

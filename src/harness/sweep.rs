@@ -162,6 +162,13 @@ pub fn value_label(v: &Value) -> String {
             );
             parts.join("+")
         }
+        // Any other block reads as its values; a block set to null is off.
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", value_label(v)))
+            .collect::<Vec<_>>()
+            .join("+"),
+        Value::Null => "off".into(),
         Value::Array(a) => a.iter().map(value_label).collect::<Vec<_>>().join("x"),
         other => other.to_string(),
     }
@@ -170,7 +177,7 @@ pub fn value_label(v: &Value) -> String {
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',') {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',' | '+') {
                 c
             } else {
                 '_'

@@ -7,15 +7,20 @@
 //!   `train` continues from them.
 //! - Models that runs share are trained once: a stage-1 InpaintNet is keyed by everything stage
 //!   1 depends on (data, InpaintNet widths, Eq. 1's weight, stage-1 schedule, seed), so every run
-//!   that differs only in stage 2 reuses it ([`Store::claim_shared`]). Landmark networks are
-//!   shared the same way.
+//!   that differs only in stage 2 reuses it ([`Store::claim_shared`]). A stage-2 generator is
+//!   keyed the same way by everything it depends on (data, the whole network and loss
+//!   configuration, both schedules, seed, the semantic loss's landmark network), so experiments
+//!   that evaluate the same model under other protocols (the paper's occlusion sweeps, Table 2)
+//!   reuse the one Table 1 trained instead of training it again. Landmark networks are shared the
+//!   same way.
 //! - A run that fails (an error or a panic: a NaN loss, a missing file) is marked failed with the
 //!   error text, and the worker goes on with the next run.
 //! - Metric rows are written per (run, protocol) in one transaction that first deletes what a
 //!   previous attempt left, so a resumed run never duplicates or loses a row.
 //!
-//! Artifacts: `results/<experiment>/<run-name>/` (the model directory of the run) and
-//! `results/<experiment>/shared/<key>/` (shared stage-1 models and landmark networks).
+//! Artifacts: `results/<experiment>/<run-name>/` (the run's evaluation CSVs and sample faces) and
+//! `results/<experiment>/shared/<key>/` (stage-1 InpaintNets, stage-2 models and landmark
+//! networks, in the directory of the experiment whose run trained them first).
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -279,6 +284,16 @@ fn execute(
     // The semantic structure loss's landmark network: named in the file, or trained (once, shared)
     // from `landmarks.loss`.
     let mut config = exp.ofhnet_config(run.seed as u64);
+    // Stage 2's shared key: the configuration before the landmark network's directory is filled
+    // in (that directory depends on which experiment trained it first), plus its spec.
+    let s2_key = format!(
+        "stage2-{}",
+        run_key(&serde_json::json!({
+            "data": exp.data,
+            "config": config.resolved(),
+            "semantic_landmarks": config.losses.semantic.as_ref().map(|_| &exp.landmarks.loss),
+        }))
+    );
     if let Some(block) = config.losses.semantic.as_mut()
         && block.network.is_none()
     {
@@ -362,17 +377,46 @@ fn execute(
 
     // Stage 2: a learned generator in the run's own directory (resuming its checkpoints), or
     // IN+Ma's dictionaries, or nothing (IN+bicubic).
+    let mut model_dir = None;
     let dictionaries = if exp.method.trains_stage2() {
-        train_generator(
-            store,
-            run,
-            &config,
-            &train_split,
-            &out,
-            &inpaint,
-            device,
-            options,
-        )?;
+        let s2_dir = shared_root.join(&s2_key);
+        model_dir = Some(loop {
+            match store.claim_shared(&s2_key, "stage2", &s2_dir, &run.key)? {
+                SharedClaim::Ready(path) => {
+                    eprintln!(
+                        "{}: stage 2: reusing {} ({})",
+                        run.name,
+                        path.display(),
+                        &s2_key
+                    );
+                    store.record_stage(
+                        &run.key,
+                        &StageRow {
+                            stage: "stage2".into(),
+                            status: status::DONE.into(),
+                            shared_key: Some(s2_key.clone()),
+                            reused: true,
+                            checkpoint: Some(path.join(files::UPSAMPLE).display().to_string()),
+                            ..StageRow::default()
+                        },
+                    )?;
+                    break path;
+                }
+                SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+                SharedClaim::Train(path) => {
+                    let stage = Stage2 {
+                        config: &config,
+                        train_split: &train_split,
+                        out: &path,
+                        inpaint: &inpaint,
+                        key: &s2_key,
+                    };
+                    train_generator(store, run, &stage, device, options)?;
+                    store.shared_done(&s2_key)?;
+                    break path;
+                }
+            }
+        });
         None
     } else if let Some(pp) = exp.method.position_patch() {
         let t = Instant::now();
@@ -418,10 +462,9 @@ fn execute(
         None => None,
     };
     // A learned method's model directory holds its InpaintNet too; the others load stage 1's.
-    let model = if exp.method.trains_stage2() {
-        Some(Ofhnet::load(&out, device)?)
-    } else {
-        None
+    let model = match &model_dir {
+        Some(dir) => Some(Ofhnet::load(dir, device)?),
+        None => None,
     };
     let inpaint_net: InpaintNet;
     let pipeline = match &model {
@@ -493,25 +536,40 @@ fn execute(
     })
 }
 
-/// Trains (or resumes) a run's stage-2 generator in its own directory.
-#[allow(clippy::too_many_arguments)]
+/// What one stage-2 training needs.
+struct Stage2<'a> {
+    config: &'a OfhnetConfig,
+    train_split: &'a crate::data::dataset::Split,
+    /// The shared model directory (resumed from its checkpoints).
+    out: &'a Path,
+    /// Stage 1's InpaintNet.
+    inpaint: &'a Path,
+    /// The shared key.
+    key: &'a str,
+}
+
+/// Trains (or resumes) a stage-2 generator in its shared directory.
 fn train_generator(
     store: &Store,
     run: &RunRow,
-    config: &OfhnetConfig,
-    train_split: &crate::data::dataset::Split,
-    out: &Path,
-    inpaint: &Path,
+    stage: &Stage2,
     device: &Device,
     options: &WorkerOptions,
 ) -> Result<()> {
-    // Stage 2 in the run's own directory, resuming its checkpoints.
+    let Stage2 {
+        config,
+        train_split,
+        out,
+        inpaint,
+        key,
+    } = *stage;
     let stage2_started = Instant::now();
     store.record_stage(
         &run.key,
         &StageRow {
             stage: "stage2".into(),
             status: status::RUNNING.into(),
+            shared_key: Some(key.to_string()),
             ..StageRow::default()
         },
     )?;
@@ -546,6 +604,7 @@ fn train_generator(
         &StageRow {
             stage: "stage2".into(),
             status: status::DONE.into(),
+            shared_key: Some(key.to_string()),
             checkpoint: Some(out.join(files::UPSAMPLE).display().to_string()),
             steps: Some(report.stage2.total_steps as i64),
             images_per_s: Some(report.stage2.images_per_s),

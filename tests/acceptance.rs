@@ -1,0 +1,91 @@
+//! The paper-level claim on synthetic faces: OFHNet, trained for real (about half an hour on 2
+//! cores), beats IN+bicubic.
+//!
+//! This module's name sorts first on purpose: libtest starts tests in name order, so the longest
+//! test of the binary starts at once and the others run beside it on the remaining thread,
+//! instead of it starting last and running alone.
+
+use burn::tensor::Device;
+use indicatif::ProgressBar;
+use ofhnet::data::dataset::Dataset;
+use ofhnet::evaluate::{EvalOptions, evaluate_ofhnet, means, methods};
+use ofhnet::model::Ofhnet;
+use ofhnet::train::log::TrainLog;
+use ofhnet::train::ofhnet::{TrainOptions, train};
+
+use crate::common::make_synthetic_dataset;
+use crate::train::tiny_config;
+
+#[test]
+fn ofhnet_trains_and_beats_bicubic() {
+    // 1200 faces (840 to train on): on the 240 training faces of the shared set, 2000 steps of
+    // batch 8 are 67 epochs, and UpsampleNet learns those faces rather than faces.
+    let data = Dataset::open(&make_synthetic_dataset(1200, 3)).expect("dataset");
+    let train_split = data.split("train").expect("train");
+    let test_split = data.split("test").expect("test");
+    let device = Device::flex();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("model");
+    // Wider than `tiny` and with a cosine schedule, so that two thousand small steps are enough
+    // to get past bicubic on the synthetic faces (at 1000 steps it still trails by ~0.1 dB RGB).
+    let mut config = tiny_config(150, 2000);
+    config.upsample.widths = Some([16, 16, 16]);
+    config.upsample.head_width = Some(16);
+    config.stage2.lr = 3e-3;
+    config.stage2.lr_schedule = ofhnet::train::config::LrSchedule::Cosine;
+    config.stage2.log_every = 50;
+    // The adversarial term at 1e-4 (tiny's default is 1e-3): on celeba6k, 1e-4 and above
+    // traded PSNR for texture and streaks, 1e-5 beat IN+bicubic (session 2's closing note).
+    config.losses.adversarial = Some(ofhnet::train::config::LossBlock { weight: 1e-4 });
+    let report = train(
+        &config,
+        &train_split,
+        &TrainOptions {
+            out: out.clone(),
+            ..TrainOptions::default()
+        },
+        &device,
+        &ProgressBar::hidden(),
+    )
+    .expect("train");
+    assert!(report.stage1.finished && report.stage2.finished);
+
+    // The loss terms fall: compare the first and last logged windows.
+    let rows = TrainLog::read(&out.join("train_log.csv")).expect("log");
+    let series = |stage: &str, term: &str| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r.0 == stage && r.2 == term)
+            .map(|r| r.3)
+            .collect()
+    };
+    let inpaint = series("stage1", "inpaint_l2");
+    let l2 = series("stage2", "l2");
+    eprintln!("stage 1 inpaint_l2 {inpaint:?}\nstage 2 l2 {l2:?}");
+    assert!(inpaint.last() < inpaint.first(), "{inpaint:?}");
+    assert!(l2.last() < l2.first(), "{l2:?}");
+
+    let model = Ofhnet::load(&out, &device).expect("load");
+    let scores = evaluate_ofhnet(
+        &model,
+        &test_split,
+        None,
+        &EvalOptions::default(),
+        &ProgressBar::hidden(),
+    )
+    .expect("evaluate");
+    let m = means(&scores);
+    eprintln!("{m:?}");
+    let get = |name: &str| m.iter().find(|r| r.method == name).cloned().expect(name);
+    let (ofh, bic) = (get(methods::OFHNET), get(methods::IN_BICUBIC));
+    // Issue 3's acceptance: OFHNet's RGB PSNR above IN+bicubic on the test split. SSIM and the
+    // luma variants are pinned too, so that a regression in any of them shows.
+    let report = format!(
+        "OFHNet PSNR {:.3} SSIM {:.4} PSNR-Y {:.3} SSIM-Y {:.4}; IN+bicubic PSNR {:.3} SSIM {:.4} \
+         PSNR-Y {:.3} SSIM-Y {:.4}",
+        ofh.psnr, ofh.ssim, ofh.psnr_y, ofh.ssim_y, bic.psnr, bic.ssim, bic.psnr_y, bic.ssim_y
+    );
+    assert!(ofh.psnr > bic.psnr, "{report}");
+    assert!(ofh.ssim > bic.ssim, "{report}");
+    assert!(ofh.psnr_y > bic.psnr_y, "{report}");
+    assert!(ofh.ssim_y > bic.ssim_y, "{report}");
+}

@@ -1,0 +1,160 @@
+//! The smoke run of the paper's experiment suite: every file in experiments/paper/ parses,
+//! expands, runs to completion on synthetic faces at the tiniest scale
+//! (experiments/paper/scales/smoke.yaml) and reports, against one run store, so these files
+//! cannot rot. The files share their data, loss, stage and landmark blocks, so the models are
+//! trained once and reused across experiments; the counts below check that they still agree.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ofhnet::harness::store::Store;
+
+fn paper_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/paper");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("experiments/paper")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn ofhnet(dir: &Path, args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ofhnet"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run ofhnet");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "ofhnet {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn every_paper_experiment_completes_on_synthetic_faces() {
+    let files = paper_files();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for expected in [
+        "table1",
+        "table2",
+        "ablation_losses",
+        "occlusion_position",
+        "occlusion_size",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = dir.join("store.sqlite").display().to_string();
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("experiments/paper/scales/smoke.yaml")
+        .display()
+        .to_string();
+    let store = Store::open(&db).expect("open");
+    for (file, name) in files.iter().zip(&names) {
+        let file = file.display().to_string();
+        let (dry, _) = ofhnet(
+            dir,
+            &[
+                "enqueue",
+                &file,
+                "--overrides",
+                &smoke,
+                "--dry-run",
+                "--db",
+                &db,
+            ],
+        );
+        let expected: usize = dry
+            .lines()
+            .next()
+            .and_then(|l| l.split(": ").nth(1))
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{dry}"));
+        assert!(expected >= 2, "{name}: {dry}");
+        let (stdout, _) = ofhnet(dir, &["run", &file, "--overrides", &smoke, "--db", &db]);
+        assert!(
+            stdout.contains(&format!("{expected} runs: {expected} done")),
+            "{name}: {stdout}"
+        );
+        // The experiment remembers how it was enqueued, for the report's provenance.
+        let (status, _) = ofhnet(dir, &["status", "--db", &db]);
+        assert!(status.contains("--overrides"), "{status}");
+        // The report of each: tables, charts and the page, without face images.
+        let out = dir.join("reports").join(name);
+        ofhnet(
+            dir,
+            &[
+                "report",
+                name,
+                "--db",
+                &db,
+                "--no-face-images",
+                "--resamples",
+                "200",
+            ],
+        );
+        assert!(out.join("index.html").is_file(), "{name}: no index.html");
+        assert!(
+            !out.join("grids").exists(),
+            "{name}: grids despite --no-face-images"
+        );
+    }
+
+    // Table 1: six methods, NRMSE and IoU from the evaluation detector for each.
+    let table1: Vec<String> = store
+        .query_strings(
+            "SELECT DISTINCT m.method FROM metrics m JOIN runs r ON r.key = m.run_key \
+             WHERE r.experiment = 'table1' ORDER BY m.method",
+        )
+        .expect("methods");
+    assert_eq!(
+        table1,
+        [
+            "in_bicubic",
+            "in_fsrcnn",
+            "in_ma",
+            "in_urdgn",
+            "in_vdsr",
+            "ofhnet"
+        ]
+    );
+    let missing = store
+        .query_strings("SELECT COUNT(*) FROM metrics WHERE nrmse IS NULL OR iou IS NULL")
+        .expect("count");
+    assert_eq!(missing, ["0"]);
+    assert!(dir.join("reports/table1/tables/table1_random.md").is_file());
+    assert!(dir.join("reports/table2/tables/table2_random.md").is_file());
+    assert!(
+        dir.join("reports/occlusion_size/charts/size_psnr.svg")
+            .is_file()
+    );
+
+    // Shared models: one InpaintNet, the two landmark networks, and seven stage-2 models (table1's
+    // VDSR, FSRCNN, URDGN and OFHNet, and the ablation's three other loss sets); every other
+    // learned run reuses one of them. More means the files' blocks drifted apart.
+    let kinds = store
+        .query_strings("SELECT kind || '=' || COUNT(*) FROM shared GROUP BY kind ORDER BY kind")
+        .expect("shared");
+    assert_eq!(kinds, ["landmarks=2", "stage1=1", "stage2=7"]);
+    let reused = store
+        .query_strings("SELECT COUNT(*) FROM stages WHERE stage = 'stage2' AND reused = 1")
+        .expect("reused");
+    // table2: 2, occlusion_position: 4, occlusion_size: 4, ablation_losses: 1.
+    assert_eq!(reused, ["11"]);
+}
