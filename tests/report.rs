@@ -416,7 +416,7 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
     );
 
     let protocols = ["random", "position-tl", "position-br", "size-4", "size-8"];
-    let mut expected: Vec<String> = vec!["index.html".into()];
+    let mut expected: Vec<String> = vec!["index.html".into(), "tables/landmark_networks.md".into()];
     for p in protocols {
         for t in ["table1", "table2", "metrics"] {
             for ext in ["md", "csv", "tex"] {
@@ -451,6 +451,19 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
             "{f} missing; report said:\n{stdout}"
         );
     }
+    // The landmark networks, trained and measured on the clean test faces.
+    let lm = std::fs::read_to_string(out.join("tables/landmark_networks.md")).expect("md");
+    let detector = lm
+        .lines()
+        .find(|l| l.starts_with("| evaluation detector |"))
+        .unwrap_or_else(|| panic!("{lm}"));
+    assert!(detector.contains("| done |"), "{lm}");
+    let nrmse: f64 = detector
+        .split('|')
+        .nth(9)
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no NRMSE: {detector}"));
+    assert!(nrmse.is_finite() && nrmse > 0.0, "{detector}");
     // The tables hold three rows with numbers in every Table 1 and Table 2 cell.
     let md = std::fs::read_to_string(out.join("tables/table1_random.md")).expect("md");
     assert!(

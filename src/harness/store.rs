@@ -680,6 +680,30 @@ impl Store {
             .map_err(db_error(format!("claiming shared model {key}")))
     }
 
+    /// A shared model's directory and status (`training` or `done`), when the store has it.
+    pub fn shared_entry(&self, key: &str) -> Result<Option<(PathBuf, String)>> {
+        let row = self
+            .runtime
+            .block_on(
+                sqlx::query("SELECT path, status FROM shared WHERE key = $1")
+                    .bind(key.to_string())
+                    .fetch_optional(&self.pool),
+            )
+            .map_err(db_error(format!("reading shared model {key}")))?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let path: String = r
+                    .try_get("path")
+                    .map_err(db_error(format!("reading shared model {key}")))?;
+                let status: String = r
+                    .try_get("status")
+                    .map_err(db_error(format!("reading shared model {key}")))?;
+                Ok(Some((PathBuf::from(path), status)))
+            }
+        }
+    }
+
     /// Marks a shared model trained.
     pub fn shared_done(&self, key: &str) -> Result<()> {
         self.runtime

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 
-use super::experiment::DataSpec;
+use super::experiment::{DataSpec, Experiment};
 use super::store::{RunRow, SharedClaim, StageRow, Store, WorkerInfo, status};
 use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
@@ -653,6 +653,37 @@ fn store_curves(store: &Store, run: &str, log: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The shared key of the landmark network trained from `spec` on `data`.
+pub fn landmark_key(data: &DataSpec, spec: &LandmarkSpec) -> String {
+    format!(
+        "landmarks-{}",
+        run_key(&serde_json::json!({"data": data, "spec": spec}))
+    )
+}
+
+/// The landmark networks a run uses: the semantic structure loss's, when it is trained from
+/// `landmarks.loss` (not named by path), and the evaluation detector. `(role, key, spec)`.
+pub fn landmark_networks(exp: &Experiment) -> Vec<(&'static str, String, LandmarkSpec)> {
+    let mut out = Vec::new();
+    if exp
+        .losses
+        .semantic
+        .as_ref()
+        .is_some_and(|b| b.network.is_none())
+    {
+        let spec = exp
+            .landmarks
+            .loss
+            .clone()
+            .unwrap_or_else(|| LandmarkSpec::for_role(Role::Loss));
+        out.push(("loss", landmark_key(&exp.data, &spec), spec));
+    }
+    if let Some(spec) = &exp.landmarks.eval {
+        out.push(("eval", landmark_key(&exp.data, spec), spec.clone()));
+    }
+    out
+}
+
 /// A landmark network shared by every run that asks for the same spec on the same data.
 #[allow(clippy::too_many_arguments)]
 fn ensure_landmarks(
@@ -665,10 +696,7 @@ fn ensure_landmarks(
     device: &Device,
     options: &WorkerOptions,
 ) -> Result<PathBuf> {
-    let key = format!(
-        "landmarks-{}",
-        run_key(&serde_json::json!({"data": data_spec, "spec": spec}))
-    );
+    let key = landmark_key(data_spec, spec);
     loop {
         match store.claim_shared(&key, "landmarks", &shared_root.join(&key), &run.key)? {
             SharedClaim::Ready(path) => return Ok(path),

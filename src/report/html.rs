@@ -218,6 +218,16 @@ pub fn write(
         figure(&mut h, &c.title, &c.png, &c.svg);
     }
 
+    if !data.landmarks.is_empty() {
+        let t = super::tables::landmark_table(data);
+        h.push_str(
+            "<h2>Landmark networks</h2>\n<p>The semantic structure loss's network and the \
+             evaluation detector that scores NRMSE and parsing IoU, with their NRMSE on the clean \
+             128x128 test faces. <a href=\"tables/landmark_networks.md\">md</a></p>\n",
+        );
+        h.push_str(&html_table(&t.header, &t.rows, "landmarks"));
+    }
+
     h.push_str("<h2>Provenance</h2>\n");
     if let Some(file) = &data.file {
         h.push_str(&format!(

@@ -29,8 +29,10 @@ use serde_json::Value;
 use crate::harness::experiment::Experiment;
 use crate::harness::store::{RunRow, StageRow, Store, status};
 use crate::harness::sweep::{short_path, value_label};
+use crate::harness::worker::landmark_networks;
 use crate::methods::names::IN_BICUBIC;
 use crate::metrics::bootstrap::BootstrapConfig;
+use crate::train::landmarks::{LandmarkRecord, LandmarkSpec, files as landmark_files};
 use crate::{Error, Result};
 
 /// What `ofhnet report` writes and how.
@@ -95,6 +97,21 @@ pub struct ReportData {
     pub metrics: DataFrame,
     /// Training-curve points per run key: `(stage, step, term, value)`.
     pub curves: HashMap<String, Vec<(String, i64, String, f64)>>,
+    /// The landmark networks the runs use (the semantic loss's and the evaluation detector).
+    pub landmarks: Vec<LandmarkInfo>,
+}
+
+/// A landmark network of the experiment, as the store and its directory describe it.
+#[derive(Clone, Debug)]
+pub struct LandmarkInfo {
+    /// `loss` (the semantic structure loss's network) or `eval` (the evaluation detector).
+    pub role: String,
+    pub key: String,
+    pub spec: LandmarkSpec,
+    /// `done`, `training`, or `not trained`.
+    pub status: String,
+    /// `landmarks.json` of a trained network: steps, faces, speed and test NRMSE on clean HR.
+    pub record: Option<LandmarkRecord>,
 }
 
 impl ReportData {
@@ -496,6 +513,31 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         curves.insert(r.row.key.clone(), store.curves(&r.row.key)?);
     }
 
+    let mut landmarks: Vec<LandmarkInfo> = Vec::new();
+    for c in &configs {
+        for (role, key, spec) in landmark_networks(c) {
+            if landmarks.iter().any(|l| l.key == key) {
+                continue;
+            }
+            let (status, record) = match store.shared_entry(&key)? {
+                None => ("not trained".to_string(), None),
+                Some((path, status)) => {
+                    let record = std::fs::read_to_string(path.join(landmark_files::RECORD))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<LandmarkRecord>(&t).ok());
+                    (status, record)
+                }
+            };
+            landmarks.push(LandmarkInfo {
+                role: role.to_string(),
+                key,
+                spec,
+                status,
+                record,
+            });
+        }
+    }
+
     Ok(ReportData {
         experiment: experiment.to_string(),
         description: spec_experiment
@@ -512,6 +554,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         protocols,
         metrics,
         curves,
+        landmarks,
     })
 }
 

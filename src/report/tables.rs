@@ -654,9 +654,76 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 
 /// Writes Table 1, Table 2 and the all-metrics table of every protocol as Markdown, CSV and
 /// LaTeX into `dir`; returns the files.
+/// The landmark networks of the experiment: role, spec, training and test NRMSE on clean HR
+/// test faces (PROTOCOL's NRMSE, x100).
+pub fn landmark_table(data: &ReportData) -> TextTable {
+    let header = [
+        "network",
+        "key",
+        "status",
+        "widths",
+        "hidden",
+        "steps",
+        "train faces",
+        "images/s",
+        "test NRMSE (clean HR)",
+        "test faces",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows = data
+        .landmarks
+        .iter()
+        .map(|l| {
+            let widths = l
+                .spec
+                .widths
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-");
+            let r = l.record.as_ref();
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            vec![
+                match l.role.as_str() {
+                    "loss" => "semantic structure loss".to_string(),
+                    "eval" => "evaluation detector".to_string(),
+                    other => other.to_string(),
+                },
+                l.key.clone(),
+                l.status.clone(),
+                widths,
+                l.spec.hidden.to_string(),
+                or_dash(r.map(|r| r.steps.to_string())),
+                or_dash(r.map(|r| r.train_images.to_string())),
+                or_dash(r.map(|r| format!("{:.1}", r.images_per_s))),
+                or_dash(r.and_then(|r| r.test_nrmse).map(|v| format!("{v:.3}"))),
+                or_dash(r.map(|r| r.test_images.to_string())),
+            ]
+        })
+        .collect();
+    TextTable {
+        header,
+        rows,
+        has_values: !data.landmarks.is_empty(),
+    }
+}
+
 pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
+    if !data.landmarks.is_empty() {
+        let md = dir.join("landmark_networks.md");
+        write_text(
+            &md,
+            &format!(
+                "### Landmark networks ({}; NRMSE on clean 128x128 test faces, x100)\n\n{}",
+                data.experiment,
+                markdown(&landmark_table(data))
+            ),
+        )?;
+        files.push(md);
+    }
     for protocol in &data.protocols {
         for spec in [TABLE1, TABLE2, ALL_METRICS] {
             let text = text_table(data, tables, &spec, protocol);
