@@ -65,3 +65,88 @@ fn discriminator_rejects_lr_faces() {
         .init(&d)
         .forward(Tensor::<4>::ones([1, 3, 16, 16], &d));
 }
+
+/// Parameter counts of every network at every preset, against the PyTorch reference in
+/// benches/reference/ofhnet_ref.py, which the side-by-side benchmark times. burn's
+/// `num_params` also counts BatchNorm's running mean and variance, so each expected value is
+/// the reference's trainable parameters plus its BatchNorm running-statistic elements.
+/// Generated with torch 2.9.0:
+///
+/// ```sh
+/// for p in tiny cpu paper; do python benches/reference/ofhnet_ref.py shapes --preset $p; done
+/// # each network's "params" (sum(p.numel() for p in net.parameters())) + "bn_running"
+/// # (running_mean.numel() + running_var.numel() over its BatchNorm2d layers)
+/// ```
+#[test]
+fn parameter_counts_match_the_pytorch_reference() {
+    use burn::module::Module;
+    use ofhnet::train::config::{GeneratorSpec, OfhnetConfig, Preset};
+    use ofhnet::train::landmarks::{LandmarkSpec, Role};
+
+    let d = device();
+    // (preset, upsample, vdsr, fsrcnn, urdgn, discriminator) from the reference.
+    let expected = [
+        (
+            Preset::Tiny,
+            7_011 + 144,
+            1_611,
+            2_803,
+            3_107 + 48,
+            3_101 + 80,
+        ),
+        (
+            Preset::Cpu,
+            167_155 + 672,
+            14_803,
+            24_683,
+            45_571 + 224,
+            28_169 + 224,
+        ),
+        (
+            Preset::Paper,
+            10_326_083 + 5_376,
+            668_227,
+            24_683,
+            2_658_307 + 1_792,
+            437_537 + 896,
+        ),
+    ];
+    for (preset, upsample, vdsr, fsrcnn, urdgn, disc) in expected {
+        let with = |generator: GeneratorSpec| OfhnetConfig {
+            generator,
+            ..OfhnetConfig::for_preset(preset)
+        };
+        let count = |generator: GeneratorSpec| with(generator).generator_init(&d).num_params();
+        let got = (
+            count(GeneratorSpec::Upsample),
+            count(GeneratorSpec::Vdsr {
+                depth: None,
+                width: None,
+            }),
+            count(GeneratorSpec::Fsrcnn {
+                d: None,
+                s: None,
+                m: None,
+            }),
+            count(GeneratorSpec::Urdgn { widths: None }),
+            with(GeneratorSpec::Upsample)
+                .discriminator_config()
+                .init(&d)
+                .num_params(),
+        );
+        assert_eq!(got, (upsample, vdsr, fsrcnn, urdgn, disc), "{preset:?}");
+        let inpaint = with(GeneratorSpec::Upsample)
+            .inpaint_config()
+            .init(&d)
+            .num_params();
+        assert_eq!(inpaint, 126_819 + 800, "{preset:?}");
+    }
+    let landmarks = |spec: LandmarkSpec| spec.net_config().init(&d).num_params();
+    assert_eq!(landmarks(LandmarkSpec::for_role(Role::Loss)), 195_736 + 320);
+    let eval = LandmarkSpec {
+        widths: [24, 48, 64, 96],
+        hidden: 256,
+        ..LandmarkSpec::for_role(Role::Eval)
+    };
+    assert_eq!(landmarks(eval), 523_080 + 464);
+}
