@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 use crate::device::DeviceSpec;
 
+pub mod bench;
 pub mod data;
 pub mod evaluate;
 pub mod hallucinate;
@@ -62,6 +63,9 @@ pub enum Command {
     Slurm(harness::SlurmArgs),
     /// Tables, charts, image grids and an HTML page of an experiment, from the run store.
     Report(report::ReportArgs),
+    /// Timings: training steps and inference (for scripts/bench.sh), the harness's overhead.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 impl Cli {
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show(args) => harness::show(args),
         Command::Slurm(args) => harness::slurm(args, &cli.device_spec()?.to_string()),
         Command::Report(args) => report::run(args),
+        Command::Bench(cmd) => bench::run(cmd, cli.device_spec()?),
     }
 }
 

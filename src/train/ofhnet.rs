@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 
@@ -368,6 +368,172 @@ impl<'a> StageLoop<'a> {
     }
 }
 
+/// Stage 1's trainable state: InpaintNet and its Adam.
+pub struct Stage1Nets {
+    pub model: InpaintNet,
+    pub optim: ModuleOptimizer,
+}
+
+impl Stage1Nets {
+    /// Fresh networks on the autodiff device `ad`, seeded from the configuration.
+    pub fn init(config: &OfhnetConfig, ad: &Device) -> Self {
+        Self {
+            model: super::seeded_init(ad, config.seed, || config.inpaint_config().init(ad)),
+            optim: AdamConfig::new().init(),
+        }
+    }
+
+    /// One optimisation step of Eq. 1 on a batch (`[batch, 3, 16, 16]` occluded and clean LR
+    /// faces on the autodiff device); returns the networks and the unweighted loss.
+    pub fn step(
+        self,
+        occluded: Tensor<4>,
+        clean: Tensor<4>,
+        weight: f64,
+        lr: f64,
+        step: usize,
+    ) -> Result<(Self, f64)> {
+        let Self { model, mut optim } = self;
+        let inpainted = model.forward(occluded); // [batch, 3, 16, 16]
+        let l2 = losses::inpainting_loss(inpainted, clean);
+        let v = finite("stage1", "inpaint_l2", step, &l2)?;
+        let loss = l2.mul_scalar(weight);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let model = optim.step(lr, model, grads);
+        Ok((Self { model, optim }, v))
+    }
+}
+
+/// Stage 2's trainable state: the generator, the discriminator and their Adams.
+pub struct Stage2Nets {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
+    pub optim_g: ModuleOptimizer,
+    pub optim_d: ModuleOptimizer,
+}
+
+/// What a stage-2 step reads besides the trainable state.
+pub struct Stage2Context<'a> {
+    pub config: &'a OfhnetConfig,
+    /// The frozen stage-1 InpaintNet (on `device`).
+    pub inpaint: &'a InpaintNet,
+    /// The frozen landmark network of the semantic structure loss (on `ad`), when it is on.
+    pub landmark: Option<&'a LandmarkNet>,
+    /// The plain device, where InpaintNet runs.
+    pub device: &'a Device,
+    /// The autodiff device, where the trained networks live.
+    pub ad: &'a Device,
+}
+
+impl Stage2Nets {
+    /// Fresh networks on the autodiff device `ad`, seeded from the configuration.
+    pub fn init(config: &OfhnetConfig, ad: &Device) -> Self {
+        let (generator, discriminator) =
+            super::seeded_init(ad, config.seed.wrapping_add(2), || {
+                (
+                    config.generator_init(ad),
+                    config.discriminator_config().init(ad),
+                )
+            });
+        Self {
+            generator,
+            discriminator,
+            optim_g: AdamConfig::new().init(),
+            optim_d: AdamConfig::new().with_beta_1(0.5).init(),
+        }
+    }
+
+    /// One optimisation step: InpaintNet fills the holes of `occluded` (`[batch, 3, 16, 16]`
+    /// on the plain device), then the discriminator step (Eq. 3, when the adversarial block is
+    /// on) and the generator step (Eq. 6) against `hr` (`[batch, 3, 128, 128]` on the autodiff
+    /// device). Returns the networks and the logged terms.
+    pub fn step(
+        self,
+        ctx: &Stage2Context,
+        occluded: Tensor<4>,
+        hr: Tensor<4>,
+        step: usize,
+        total: usize,
+    ) -> Result<(Self, Vec<(&'static str, f64)>)> {
+        let Self {
+            generator,
+            mut discriminator,
+            mut optim_g,
+            mut optim_d,
+        } = self;
+        let config = ctx.config;
+        let spec = &config.stage2;
+        let w_l2 = config.losses.l2.as_ref().map(|b| b.weight);
+        let w_adv = config.losses.adversarial.as_ref().map(|b| b.weight);
+        let w_ss = config.losses.semantic.as_ref().map(|b| b.weight);
+        let (_, input) = inpaint_for_upsampling(ctx.inpaint, occluded, config.composite);
+        let input = Tensor::<4>::from_data(input.into_data(), ctx.ad); // [batch, 3, 16, 16]
+
+        let fake = generator.forward(input); // [batch, 3, 128, 128]
+        let mut terms: Vec<(&'static str, f64)> = Vec::new();
+
+        // Discriminator step (Eq. 3) on detached fakes.
+        if w_adv.is_some() {
+            let real_logits = discriminator.forward(hr.clone());
+            let fake_logits = discriminator.forward(fake.clone().detach());
+            let d_loss = losses::discriminator_loss(real_logits, fake_logits);
+            terms.push((
+                "discriminator",
+                finite("stage2", "discriminator", step, &d_loss)?,
+            ));
+            let grads = GradientsParams::from_grads(d_loss.backward(), &discriminator);
+            discriminator = optim_d.step(
+                spec.lr_discriminator * spec.lr_factor(step, total),
+                discriminator,
+                grads,
+            );
+        }
+
+        // Generator step (Eq. 6).
+        let mut total_loss: Option<Tensor<1>> = None;
+        let mut add = |term: Tensor<1>, weight: f64| {
+            let t = term.mul_scalar(weight);
+            total_loss = Some(match total_loss.take() {
+                Some(acc) => acc + t,
+                None => t,
+            });
+        };
+        if let Some(w) = w_l2 {
+            let l2 = losses::upsampling_loss(fake.clone(), hr.clone());
+            terms.push(("l2", finite("stage2", "l2", step, &l2)?));
+            add(l2, w);
+        }
+        if let Some(w) = w_adv {
+            let adv = losses::generator_adversarial_loss(discriminator.forward(fake.clone()));
+            terms.push(("adversarial", finite("stage2", "adversarial", step, &adv)?));
+            add(adv, w);
+        }
+        if let (Some(w), Some(net)) = (w_ss, ctx.landmark) {
+            let ss = losses::semantic_structure_loss(
+                net.forward(fake.clone()),
+                net.forward(hr.clone()).detach(),
+            );
+            terms.push(("semantic", finite("stage2", "semantic", step, &ss)?));
+            add(ss, w);
+        }
+        let Some(loss) = total_loss else {
+            return Err(Error::invalid("losses", "stage 2 has no loss term"));
+        };
+        terms.push(("total", finite("stage2", "total", step, &loss)?));
+        let grads = GradientsParams::from_grads(loss.backward(), &generator);
+        let generator = optim_g.step(spec.lr * spec.lr_factor(step, total), generator, grads);
+        Ok((
+            Self {
+                generator,
+                discriminator,
+                optim_g,
+                optim_d,
+            },
+            terms,
+        ))
+    }
+}
+
 fn train_stage1(
     config: &OfhnetConfig,
     split: &Split,
@@ -385,9 +551,10 @@ fn train_stage1(
         .map(|b| b.weight)
         .unwrap_or(1.0);
     let ad = device.clone().autodiff();
-    let mut model: InpaintNet =
-        super::seeded_init(&ad, config.seed, || config.inpaint_config().init(&ad));
-    let mut optim = AdamConfig::new().init();
+    let Stage1Nets {
+        mut model,
+        mut optim,
+    } = Stage1Nets::init(config, &ad);
     let ckpt = CheckpointDir::new(out.join("stage1").join("checkpoint"));
     let (start, elapsed0) = match ckpt.latest() {
         Some(dir) => {
@@ -416,12 +583,15 @@ fn train_stage1(
         let (clean, occluded) = lr_batch(split, &sampler, step, &idx);
         let clean = to_tensor(&clean, idx.len(), split.lr_size, &ad);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, &ad);
-        let inpainted = model.forward(occluded); // [batch, 3, 16, 16]
-        let l2 = losses::inpainting_loss(inpainted, clean);
-        let v = finite("stage1", "inpaint_l2", step, &l2)?;
-        let loss = l2.mul_scalar(weight);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(spec.lr * spec.lr_factor(step, total), model, grads);
+        let nets = Stage1Nets { model, optim };
+        let (nets, v) = nets.step(
+            occluded,
+            clean,
+            weight,
+            spec.lr * spec.lr_factor(step, total),
+            step,
+        )?;
+        (model, optim) = (nets.model, nets.optim);
         lp.after_step(step, total, spec.log_every, idx.len(), &[("inpaint_l2", v)])?;
         steps_run += 1;
         if (step + 1).is_multiple_of(spec.checkpoint_every) || step + 1 == total {
@@ -495,9 +665,6 @@ fn train_stage2(
     bar: &ProgressBar,
 ) -> Result<StageReport> {
     let spec = &config.stage2;
-    let w_l2 = config.losses.l2.as_ref().map(|b| b.weight);
-    let w_adv = config.losses.adversarial.as_ref().map(|b| b.weight);
-    let w_ss = config.losses.semantic.as_ref().map(|b| b.weight);
     let ad = device.clone().autodiff();
 
     let inpaint: InpaintNet = load_module(
@@ -514,15 +681,12 @@ fn train_stage2(
         Some(dir) => Some(frozen_landmark_net(dir, &ad)?),
         None => None,
     };
-    let (mut generator, mut discriminator): (Generator, Discriminator) =
-        super::seeded_init(&ad, config.seed.wrapping_add(2), || {
-            (
-                config.generator_init(&ad),
-                config.discriminator_config().init(&ad),
-            )
-        });
-    let mut optim_g = AdamConfig::new().init();
-    let mut optim_d = AdamConfig::new().with_beta_1(0.5).init();
+    let Stage2Nets {
+        mut generator,
+        mut discriminator,
+        mut optim_g,
+        mut optim_d,
+    } = Stage2Nets::init(config, &ad);
 
     let ckpt = CheckpointDir::new(out.join("stage2").join("checkpoint"));
     let (start, elapsed0) = match ckpt.latest() {
@@ -537,6 +701,13 @@ fn train_stage2(
         None => (0, 0.0),
     };
     log.truncate_after("stage2", start)?;
+    let context = Stage2Context {
+        config,
+        inpaint: &inpaint,
+        landmark: landmark.as_ref(),
+        device,
+        ad: &ad,
+    };
     let sampler = Sampler::new(split.len(), spec.batch_size, config.seed, 2);
     let total = spec.total_steps(split.len());
     let mut lp = StageLoop::new("stage2", log, bar, start, total);
@@ -549,67 +720,24 @@ fn train_stage2(
         let idx = sampler.batch(step);
         let (_, occluded) = lr_batch(split, &sampler, step, &idx);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, device);
-        let (_, input) = inpaint_for_upsampling(&inpaint, occluded, config.composite);
-        let input = Tensor::<4>::from_data(input.into_data(), &ad); // [batch, 3, 16, 16]
         let hr_raws: Vec<&[u8]> = idx
             .iter()
             .map(|&i| &split.hr[i * hr_n..(i + 1) * hr_n])
             .collect();
         let hr = raw_to_tensor(&hr_raws, split.hr_size as usize, &ad); // [batch, 3, 128, 128]
-
-        let fake = generator.forward(input); // [batch, 3, 128, 128]
-        let mut terms: Vec<(&str, f64)> = Vec::new();
-
-        // Discriminator step (Eq. 3) on detached fakes.
-        if w_adv.is_some() {
-            let real_logits = discriminator.forward(hr.clone());
-            let fake_logits = discriminator.forward(fake.clone().detach());
-            let d_loss = losses::discriminator_loss(real_logits, fake_logits);
-            terms.push((
-                "discriminator",
-                finite("stage2", "discriminator", step, &d_loss)?,
-            ));
-            let grads = GradientsParams::from_grads(d_loss.backward(), &discriminator);
-            discriminator = optim_d.step(
-                spec.lr_discriminator * spec.lr_factor(step, total),
-                discriminator,
-                grads,
-            );
-        }
-
-        // Generator step (Eq. 6).
-        let mut total_loss: Option<Tensor<1>> = None;
-        let mut add = |term: Tensor<1>, weight: f64| {
-            let t = term.mul_scalar(weight);
-            total_loss = Some(match total_loss.take() {
-                Some(acc) => acc + t,
-                None => t,
-            });
+        let nets = Stage2Nets {
+            generator,
+            discriminator,
+            optim_g,
+            optim_d,
         };
-        if let Some(w) = w_l2 {
-            let l2 = losses::upsampling_loss(fake.clone(), hr.clone());
-            terms.push(("l2", finite("stage2", "l2", step, &l2)?));
-            add(l2, w);
-        }
-        if let Some(w) = w_adv {
-            let adv = losses::generator_adversarial_loss(discriminator.forward(fake.clone()));
-            terms.push(("adversarial", finite("stage2", "adversarial", step, &adv)?));
-            add(adv, w);
-        }
-        if let (Some(w), Some(net)) = (w_ss, &landmark) {
-            let ss = losses::semantic_structure_loss(
-                net.forward(fake.clone()),
-                net.forward(hr.clone()).detach(),
-            );
-            terms.push(("semantic", finite("stage2", "semantic", step, &ss)?));
-            add(ss, w);
-        }
-        let Some(loss) = total_loss else {
-            return Err(Error::invalid("losses", "stage 2 has no loss term"));
-        };
-        terms.push(("total", finite("stage2", "total", step, &loss)?));
-        let grads = GradientsParams::from_grads(loss.backward(), &generator);
-        generator = optim_g.step(spec.lr * spec.lr_factor(step, total), generator, grads);
+        let (nets, terms) = nets.step(&context, occluded, hr, step, total)?;
+        Stage2Nets {
+            generator,
+            discriminator,
+            optim_g,
+            optim_d,
+        } = nets;
 
         lp.after_step(step, total, spec.log_every, idx.len(), &terms)?;
         steps_run += 1;
