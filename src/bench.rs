@@ -292,3 +292,166 @@ pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> R
         repeats,
     })
 }
+
+/// The harness's overhead, measured on a fresh SQLite store (or `db`).
+#[derive(Clone, Debug)]
+pub struct HarnessBench {
+    /// Runs of the sweep that is expanded and enqueued.
+    pub runs: usize,
+    /// Metric rows written (in units of `images` rows per (run, protocol)).
+    pub rows: usize,
+    /// Runs of the experiment that is reported.
+    pub report_runs: usize,
+    /// Test images per (run, protocol) in the metric-row and report benchmarks.
+    pub images: usize,
+    /// Bootstrap resamples of the report.
+    pub resamples: usize,
+}
+
+/// One measured overhead and its target.
+#[derive(Clone, Debug, Serialize)]
+pub struct Overhead {
+    pub what: String,
+    pub seconds: f64,
+    pub target_seconds: f64,
+}
+
+/// An experiment of `n` runs (one swept axis: stage 2's steps).
+fn sweep_experiment(name: &str, n: usize) -> Result<crate::harness::experiment::Experiment> {
+    let steps: Vec<String> = (0..n).map(|i| (100 + i).to_string()).collect();
+    let yaml = format!(
+        "name: {name}\ndata: {{prepared: results/{name}/data}}\nmethod: {{type: ofhnet, preset: tiny}}\n\
+         sweep:\n  grid:\n    stages.stage2.steps: [{}]\n",
+        steps.join(", ")
+    );
+    crate::harness::experiment::parse(&yaml, std::path::Path::new("bench.yaml"))
+}
+
+/// Per-image scores of one (run, protocol): OFHNet and IN+bicubic rows.
+fn fake_scores(images: usize, rng: &mut ChaCha8Rng) -> Vec<(i64, crate::evaluate::Scores)> {
+    let mut rows = Vec::with_capacity(images * 2);
+    for i in 0..images {
+        for method in ["ofhnet", "in_bicubic"] {
+            rows.push((
+                i as i64,
+                crate::evaluate::Scores {
+                    name: format!("{i:06}.jpg"),
+                    method: method.into(),
+                    occlusion: "random".into(),
+                    psnr: 20.0 + rng.random::<f64>(),
+                    ssim: 0.6 + 0.1 * rng.random::<f64>(),
+                    psnr_y: 21.0 + rng.random::<f64>(),
+                    ssim_y: 0.65 + 0.1 * rng.random::<f64>(),
+                    nrmse: Some(5.0 + rng.random::<f64>()),
+                    iou: Some(0.5 + 0.1 * rng.random::<f64>()),
+                },
+            ));
+        }
+    }
+    rows
+}
+
+/// Times enqueueing a sweep, writing metric rows and reporting an experiment, in `dir`.
+pub fn run_harness_bench(
+    opts: &HarnessBench,
+    dir: &std::path::Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<Overhead>> {
+    use crate::harness::store::Store;
+    use crate::harness::sweep;
+    use crate::harness::worker::worker_info;
+
+    let db = dir.join("bench.sqlite").display().to_string();
+    let store = Store::open(&db)?;
+    let mut out = Vec::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+
+    // 1. Expand and enqueue a sweep.
+    bar.set_message("enqueue");
+    let t = Instant::now();
+    let exp = sweep_experiment("sweep", opts.runs)?;
+    let specs = sweep::expand(&exp)?;
+    store.enqueue(&exp, "bench.yaml", &specs)?;
+    out.push(Overhead {
+        what: format!("expand and enqueue a {}-run sweep", specs.len()),
+        seconds: t.elapsed().as_secs_f64(),
+        target_seconds: 2.0,
+    });
+
+    // 2. Write metric rows: `images` OFHNet + IN+bicubic rows per (run, protocol).
+    bar.set_message("metric rows");
+    let per = 2 * opts.images.max(1);
+    let units = opts.rows.div_ceil(per);
+    let keys: Vec<String> = specs.iter().map(|s| s.key.clone()).collect();
+    let batches: Vec<_> = (0..units.min(8))
+        .map(|_| fake_scores(opts.images.max(1), &mut rng))
+        .collect();
+    let t = Instant::now();
+    for u in 0..units {
+        let key = &keys[u % keys.len()];
+        let protocol = format!("size:{}", u / keys.len());
+        store.write_metrics(key, &protocol, &batches[u % batches.len()], 0.0)?;
+    }
+    out.push(Overhead {
+        what: format!("write {} metric rows ({units} evaluations)", units * per),
+        seconds: t.elapsed().as_secs_f64(),
+        target_seconds: 10.0,
+    });
+
+    // 3. Report an experiment of `report_runs` finished runs.
+    bar.set_message("report");
+    let exp = sweep_experiment("reported", opts.report_runs)?;
+    let specs = sweep::expand(&exp)?;
+    store.enqueue(&exp, "bench.yaml", &specs)?;
+    let worker = worker_info("cpu");
+    while let Some(run) = store.claim(&worker, Some("reported"))? {
+        // A sweep of stage-2 settings: every run behind one shared stage-1 InpaintNet.
+        store.record_stage(
+            &run.key,
+            &crate::harness::store::StageRow {
+                stage: "stage1".into(),
+                status: "done".into(),
+                shared_key: Some("stage1-bench".into()),
+                reused: true,
+                ..Default::default()
+            },
+        )?;
+        store.write_metrics(&run.key, "random", &batches[0], 0.0)?;
+        store.finish(&run.key, &worker.id, dir, 1.0, 1.0)?;
+    }
+    let t = Instant::now();
+    let data = crate::report::load(&store, "reported", None)?;
+    let loaded = t.elapsed().as_secs_f64();
+    let options = crate::report::ReportOptions {
+        out: dir.join("report"),
+        face_images: false,
+        reference: None,
+        bootstrap: crate::metrics::bootstrap::BootstrapConfig {
+            resamples: opts.resamples,
+            ..Default::default()
+        },
+        command: "ofhnet bench harness".into(),
+    };
+    let t_tables = Instant::now();
+    let tables = crate::report::tables::compute(&data, &options.bootstrap)?;
+    let tables_s = t_tables.elapsed().as_secs_f64();
+    drop(tables);
+    let t_write = Instant::now();
+    crate::report::write(&data, &options)?;
+    let written = t_write.elapsed().as_secs_f64();
+    eprintln!(
+        "report breakdown: load {loaded:.2} s; write {written:.2} s, of which the tables \
+         (intervals) about {tables_s:.2} s"
+    );
+    out.push(Overhead {
+        what: format!(
+            "ofhnet report over {} runs ({} images each, {} resamples; load + write)",
+            specs.len(),
+            opts.images,
+            opts.resamples
+        ),
+        seconds: loaded + written,
+        target_seconds: 5.0,
+    });
+    Ok(out)
+}

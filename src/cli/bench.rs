@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::bench::{StepBench, run_step_bench};
+use crate::bench::{HarnessBench, StepBench, run_harness_bench, run_step_bench};
 use crate::device::DeviceSpec;
 use crate::train::config::Preset;
 
@@ -13,6 +13,32 @@ pub enum BenchCommand {
     /// Time training steps or inference on --device; prints JSON in the shape of
     /// benches/reference/ofhnet_ref.py's `step`.
     Step(StepArgs),
+    /// Time the harness's overhead (enqueue a sweep, write metric rows, report an experiment)
+    /// on a fresh SQLite store in a temporary directory, against its targets.
+    Harness(HarnessArgs),
+}
+
+/// `ofhnet bench harness`
+#[derive(Debug, Args)]
+pub struct HarnessArgs {
+    /// Runs of the sweep to expand and enqueue.
+    #[arg(long, default_value_t = 10_000)]
+    pub runs: usize,
+    /// Metric rows to write.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: usize,
+    /// Runs of the experiment to report.
+    #[arg(long, default_value_t = 1_000)]
+    pub report_runs: usize,
+    /// Test images per evaluation (celeba6k's test split has 660).
+    #[arg(long, default_value_t = 660)]
+    pub images: usize,
+    /// Bootstrap resamples of the report (the protocol's 10,000 by default).
+    #[arg(long, default_value_t = 10_000)]
+    pub resamples: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ofhnet bench step`
@@ -57,5 +83,56 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        BenchCommand::Harness(a) => {
+            let dir = tempfile_dir()?;
+            let bar = super::progress_bar(0, "harness");
+            let results = run_harness_bench(
+                &HarnessBench {
+                    runs: a.runs,
+                    rows: a.rows,
+                    report_runs: a.report_runs,
+                    images: a.images,
+                    resamples: a.resamples,
+                },
+                &dir,
+                &bar,
+            );
+            bar.finish_and_clear();
+            let _ = std::fs::remove_dir_all(&dir);
+            let results = results?;
+            if a.json {
+                println!("{}", serde_json::to_string(&results)?);
+            } else {
+                println!("| harness work | seconds | target | met |\n|---|---:|---:|---|");
+                for r in &results {
+                    println!(
+                        "| {} | {:.2} | < {:.0} | {} |",
+                        r.what,
+                        r.seconds,
+                        r.target_seconds,
+                        if r.seconds < r.target_seconds {
+                            "yes"
+                        } else {
+                            "no"
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "ofhnet-bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }

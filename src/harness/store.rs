@@ -11,6 +11,7 @@
 //! The API is blocking: the store owns a small tokio runtime, so that training code (which is
 //! synchronous) can call it from any thread.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -784,20 +785,35 @@ impl Store {
             )
             .map_err(db_error("reading stages"))?;
         rows.iter()
-            .map(|r| {
-                Ok(StageRow {
-                    stage: r.try_get("stage")?,
-                    status: r.try_get("status")?,
-                    shared_key: r.try_get("shared_key")?,
-                    reused: r.try_get::<i64, _>("reused")? != 0,
-                    checkpoint: r.try_get("checkpoint")?,
-                    steps: r.try_get("steps")?,
-                    images_per_s: r.try_get("images_per_s")?,
-                    seconds: r.try_get("seconds")?,
-                })
-            })
+            .map(stage_row)
             .collect::<std::result::Result<_, sqlx::Error>>()
             .map_err(db_error("reading stages"))
+    }
+
+    /// The stages of every run of an experiment, by run key, in one query.
+    pub fn experiment_stages(&self, experiment: &str) -> Result<HashMap<String, Vec<StageRow>>> {
+        let rows = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "SELECT s.run_key AS run_key, s.stage AS stage, s.status AS status, \
+                     s.shared_key AS shared_key, s.reused AS reused, s.checkpoint AS checkpoint, \
+                     s.steps AS steps, s.images_per_s AS images_per_s, s.seconds AS seconds \
+                     FROM stages s JOIN runs r ON r.key = s.run_key WHERE r.experiment = $1 \
+                     ORDER BY s.run_key, s.stage",
+                )
+                .bind(experiment.to_string())
+                .fetch_all(&self.pool),
+            )
+            .map_err(db_error("reading stages"))?;
+        let mut out: HashMap<String, Vec<StageRow>> = HashMap::new();
+        for r in &rows {
+            let key: String = r.try_get("run_key").map_err(db_error("reading stages"))?;
+            out.entry(key)
+                .or_default()
+                .push(stage_row(r).map_err(db_error("reading stages"))?);
+        }
+        Ok(out)
     }
 
     /// Writes training-curve points `(step, term, value)` of a run's stage; points already
@@ -816,7 +832,7 @@ impl Store {
                     let sql = format!(
                         "INSERT INTO curves (run_key, stage, step, term, value) VALUES {} \
                          ON CONFLICT (run_key, stage, step, term) DO UPDATE SET value = excluded.value",
-                        placeholders(chunk.len(), COLS)
+                        placeholders(self.backend(), chunk.len(), COLS)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                     for (step, term, value) in chunk {
@@ -884,7 +900,7 @@ impl Store {
                     let sql = format!(
                         "INSERT INTO metrics (run_key, protocol, method, image, image_name, psnr, \
                          ssim, psnr_y, ssim_y, nrmse, iou) VALUES {}",
-                        placeholders(chunk.len(), COLS)
+                        placeholders(self.backend(), chunk.len(), COLS)
                     );
                     // Not cached: chunk sizes vary, and NULL metrics (see record_stage) must
                     // not fix a parameter's type for later rows.
@@ -1156,7 +1172,7 @@ impl Store {
 }
 
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` columns (works on SQLite and PostgreSQL).
-fn placeholders(rows: usize, cols: usize) -> String {
+fn placeholders(backend: Backend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -1167,8 +1183,16 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                // Anonymous parameters: SQLite looks up each numbered (`$N`) parameter by
+                // name, linearly, which made a 4,400-parameter insert cost O(N^2) string
+                // comparisons (85% of the time of writing metric rows).
+                Backend::Sqlite => s.push('?'),
+                Backend::Postgres => {
+                    s.push('$');
+                    s.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         s.push(')');
     }
@@ -1205,4 +1229,18 @@ pub fn create_postgres_database(server_url: &str, name: &str) -> Result<String> 
         _ => server_url,
     };
     Ok(format!("{base}/{name}"))
+}
+
+/// A `stages` row.
+fn stage_row(r: &sqlx::any::AnyRow) -> std::result::Result<StageRow, sqlx::Error> {
+    Ok(StageRow {
+        stage: r.try_get("stage")?,
+        status: r.try_get("status")?,
+        shared_key: r.try_get("shared_key")?,
+        reused: r.try_get::<i64, _>("reused")? != 0,
+        checkpoint: r.try_get("checkpoint")?,
+        steps: r.try_get("steps")?,
+        images_per_s: r.try_get("images_per_s")?,
+        seconds: r.try_get("seconds")?,
+    })
 }

@@ -106,7 +106,7 @@ fn check_values(values: &[f64], what: &str) -> Result<()> {
     }
 }
 
-fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<BootstrapInterval> {
+fn check_config(config: &BootstrapConfig) -> Result<()> {
     if config.resamples == 0 {
         return Err(Error::invalid("bootstrap resamples", "must be at least 1"));
     }
@@ -116,6 +116,11 @@ fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<Bootstr
             format!("must lie strictly between 0 and 1, got {}", config.level),
         ));
     }
+    Ok(())
+}
+
+fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<BootstrapInterval> {
+    check_config(config)?;
     let n = values.len();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut means: Vec<f64> = (0..config.resamples)
@@ -129,6 +134,128 @@ fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<Bootstr
         upper: quantile_sorted(&means, 1.0 - tail),
         n,
     })
+}
+
+/// Many bootstrap intervals over `n` values each, from one draw of resamples.
+///
+/// Every interval of [`bootstrap_mean`] with the same `n` and configuration resamples the same
+/// indices (the generator restarts from the seed), so a report's cells share them: the plan
+/// draws them once, as a count matrix `C` (`resamples x n`, how often resample `r` drew value
+/// `j`), and the resample means of every column of values are one matrix product `C V / n`
+/// (matrixmultiply's dgemm, column blocks across rayon's threads). The intervals equal
+/// [`bootstrap_mean`]'s up to the order of the floating-point sums; the same order statistics
+/// are taken, by selection instead of a full sort.
+pub struct BootstrapPlan {
+    n: usize,
+    resamples: usize,
+    level: f64,
+    /// `resamples x n`, row-major.
+    counts: Vec<f64>,
+}
+
+impl BootstrapPlan {
+    /// Draws the resamples of `config` for `n` values.
+    pub fn new(n: usize, config: &BootstrapConfig) -> Result<Self> {
+        check_config(config)?;
+        if n == 0 {
+            return Err(Error::invalid(
+                "bootstrap values",
+                "no values; a mean needs at least one",
+            ));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut counts = vec![0.0f64; config.resamples * n];
+        for row in counts.chunks_mut(n) {
+            for _ in 0..n {
+                row[rng.random_range(0..n)] += 1.0;
+            }
+        }
+        Ok(Self {
+            n,
+            resamples: config.resamples,
+            level: config.level,
+            counts,
+        })
+    }
+
+    /// Values per column.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The interval of the mean of each column (each `n` finite values); `what` names the
+    /// columns in errors.
+    pub fn intervals(&self, columns: &[&[f64]], what: &str) -> Result<Vec<BootstrapInterval>> {
+        use rayon::prelude::*;
+        let (n, r) = (self.n, self.resamples);
+        for c in columns {
+            if c.len() != n {
+                return Err(Error::Mismatch(format!(
+                    "{what}: a column of {} values in a plan for {n}",
+                    c.len()
+                )));
+            }
+            check_values(c, what)?;
+        }
+        // Column blocks: each block's resample means are one product of C (r x n) with its
+        // columns (n x k, column-major), written column-major (each column's means contiguous).
+        const BLOCK: usize = 32;
+        let blocks: Vec<&[&[f64]]> = columns.chunks(BLOCK).collect();
+        let results: Vec<Vec<BootstrapInterval>> = blocks
+            .par_iter()
+            .map(|block| {
+                let k = block.len();
+                let mut v = Vec::with_capacity(n * k);
+                for c in block.iter() {
+                    v.extend_from_slice(c);
+                }
+                let mut means = vec![0.0f64; r * k];
+                // SAFETY: `counts` holds r x n values (row stride n, column stride 1), `v` holds
+                // n x k (row stride 1, column stride n) and `means` r x k (row stride 1, column
+                // stride r); every index dgemm forms lies inside these slices.
+                unsafe {
+                    matrixmultiply::dgemm(
+                        r,
+                        n,
+                        k,
+                        1.0 / n as f64,
+                        self.counts.as_ptr(),
+                        n as isize,
+                        1,
+                        v.as_ptr(),
+                        1,
+                        n as isize,
+                        0.0,
+                        means.as_mut_ptr(),
+                        1,
+                        r as isize,
+                    );
+                }
+                let tail = (1.0 - self.level) / 2.0;
+                block
+                    .iter()
+                    .zip(means.chunks_mut(r))
+                    .map(|(values, m)| BootstrapInterval {
+                        mean: values.iter().sum::<f64>() / n as f64,
+                        lower: quantile_select(m, tail),
+                        upper: quantile_select(m, 1.0 - tail),
+                        n,
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(results.into_iter().flatten().collect())
+    }
+}
+
+/// [`quantile_sorted`]'s value without sorting: the two order statistics around the quantile
+/// by selection. Reorders `values`.
+fn quantile_select(values: &mut [f64], q: f64) -> f64 {
+    let h = (values.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let (_, &mut a, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let b = right.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+    a + (h - lo as f64) * (b - a)
 }
 
 /// The `q` quantile of sorted, non-empty `sorted`, linearly interpolated (numpy's "linear").

@@ -507,8 +507,16 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
         }
     }
 
-    // Training curves per run.
-    for run in &data.runs {
+    // Training curves per run (of the first MAX_CURVE_CHARTS runs; see `load`).
+    if data.runs.len() > super::MAX_CURVE_CHARTS {
+        out.missing.push(format!(
+            "training curves: drawn for the first {} of {} runs; `ofhnet show RUN` lists any \
+             run's stages, and the store holds every curve",
+            super::MAX_CURVE_CHARTS,
+            data.runs.len()
+        ));
+    }
+    for run in data.runs.iter().take(super::MAX_CURVE_CHARTS) {
         let points = match data.curves.get(&run.row.key) {
             Some(p) if !p.is_empty() => p,
             _ => {

@@ -76,6 +76,10 @@ pub struct Entity {
     pub runs: Vec<(i64, String)>,
 }
 
+/// Training-curve charts are drawn for at most this many runs (the first, in sweep order): a
+/// 1,000-run sweep's report would otherwise be 1,000 charts.
+pub const MAX_CURVE_CHARTS: usize = 24;
+
 /// Everything a report is made from.
 pub struct ReportData {
     pub experiment: String,
@@ -228,6 +232,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     }
     let columns: Vec<String> = differing.iter().map(|p| short_path(p)).collect();
 
+    let mut all_stages = store.experiment_stages(experiment)?;
     let mut runs = Vec::with_capacity(rows.len());
     for (i, (row, config)) in rows.into_iter().zip(&configs).enumerate() {
         let variant = differing
@@ -241,7 +246,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
                 )
             })
             .collect();
-        let stages = store.stages(&row.key)?;
+        let stages = all_stages.remove(&row.key).unwrap_or_default();
         let stage1 = stages
             .iter()
             .find(|s| s.stage == "stage1")
@@ -509,7 +514,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     };
 
     let mut curves = HashMap::new();
-    for r in &runs {
+    for r in runs.iter().take(MAX_CURVE_CHARTS) {
         curves.insert(r.row.key.clone(), store.curves(&r.row.key)?);
     }
 

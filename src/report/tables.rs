@@ -6,15 +6,13 @@
 //! Table 1 is PSNR and SSIM, Table 2 landmark NRMSE and parsing IoU, as in the paper; a third
 //! CSV per protocol holds every metric, luma variants included.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use super::{ReportData, file_stem, polars_error};
-use crate::metrics::bootstrap::{
-    BootstrapConfig, BootstrapInterval, bootstrap_mean, paired_bootstrap,
-};
+use crate::metrics::bootstrap::{BootstrapConfig, BootstrapInterval, BootstrapPlan};
 use crate::{Error, Result};
 
 /// A metric column of the store.
@@ -246,7 +244,20 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         );
     }
 
-    let mut rows = Vec::new();
+    // The cells, with their bootstrap intervals still to draw: every interval is a job (a
+    // column of per-image values, or of paired differences), and jobs with the same number of
+    // values share one draw of resamples (BootstrapPlan).
+    struct Pending {
+        metric: Metric,
+        mean: f64,
+        images: usize,
+        seeds: usize,
+        seed_sd: Option<f64>,
+        ci: usize,
+        diff: Option<usize>,
+    }
+    let mut jobs: Vec<Vec<f64>> = Vec::new();
+    let mut pending_rows: Vec<(usize, String, Vec<Pending>)> = Vec::new();
     for i in 0..over_seeds.height() {
         let Some(&entity) = entity_index.get(o_entity[i].as_str()) else {
             continue;
@@ -257,7 +268,7 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
             continue;
         };
         let reference = images.get(&(reference_label.clone(), protocol.clone()));
-        let mut cells = HashMap::new();
+        let mut cells = Vec::new();
         for m in Metric::ALL {
             let Some(mean) = o_means[&m][i] else {
                 continue;
@@ -266,8 +277,10 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
             if present.is_empty() || !mean.is_finite() {
                 continue;
             }
-            let ci = bootstrap_mean(&present, bootstrap)?;
             let seeds = o_seeds[i].max(0) as usize;
+            let images_n = present.len();
+            jobs.push(present);
+            let ci = jobs.len() - 1;
             let diff = match reference {
                 Some((ref_imgs, ref_values)) if &o_entity[i] != reference_label => {
                     let lookup: HashMap<i64, f64> = ref_imgs
@@ -275,35 +288,72 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
                         .zip(&ref_values[&m])
                         .filter_map(|(im, v)| v.map(|v| (*im, v)))
                         .collect();
-                    let (a, b): (Vec<f64>, Vec<f64>) = imgs
+                    let differences: Vec<f64> = imgs
                         .iter()
                         .zip(&values[&m])
-                        .filter_map(|(im, v)| Some((v.as_ref().copied()?, *lookup.get(im)?)))
-                        .unzip();
-                    if a.is_empty() {
+                        .filter_map(|(im, v)| Some(v.as_ref().copied()? - *lookup.get(im)?))
+                        .collect();
+                    if differences.is_empty() {
                         None
                     } else {
-                        Some(paired_bootstrap(&a, &b, bootstrap)?)
+                        jobs.push(differences);
+                        Some(jobs.len() - 1)
                     }
                 }
                 _ => None,
             };
+            cells.push(Pending {
+                metric: m,
+                mean,
+                images: images_n,
+                seeds,
+                seed_sd: if seeds > 1 { o_sds[&m][i] } else { None },
+                ci,
+                diff,
+            });
+        }
+        pending_rows.push((entity, protocol.clone(), cells));
+    }
+
+    // The intervals, one plan per number of values.
+    let mut by_n: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (j, values) in jobs.iter().enumerate() {
+        by_n.entry(values.len()).or_default().push(j);
+    }
+    let mut intervals: Vec<Option<BootstrapInterval>> = vec![None; jobs.len()];
+    for (n, members) in by_n {
+        let plan = BootstrapPlan::new(n, bootstrap)?;
+        let columns: Vec<&[f64]> = members.iter().map(|&j| jobs[j].as_slice()).collect();
+        let found = plan.intervals(&columns, "report cells (per-image values)")?;
+        for (&j, interval) in members.iter().zip(found) {
+            intervals[j] = Some(interval);
+        }
+    }
+    let interval = |j: usize| {
+        intervals[j].ok_or_else(|| Error::invalid("report", "a bootstrap interval was not drawn"))
+    };
+
+    let mut rows = Vec::new();
+    for (entity, protocol, pending) in pending_rows {
+        let mut cells = HashMap::new();
+        for p in pending {
+            let ci = interval(p.ci)?;
             cells.insert(
-                m,
+                p.metric,
                 Cell {
-                    mean,
+                    mean: p.mean,
                     lower: ci.lower,
                     upper: ci.upper,
-                    images: present.len(),
-                    seeds,
-                    seed_sd: if seeds > 1 { o_sds[&m][i] } else { None },
-                    diff,
+                    images: p.images,
+                    seeds: p.seeds,
+                    seed_sd: p.seed_sd,
+                    diff: p.diff.map(interval).transpose()?,
                 },
             );
         }
         rows.push(Row {
             entity,
-            protocol: protocol.clone(),
+            protocol,
             cells,
         });
     }
