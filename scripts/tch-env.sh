@@ -2,6 +2,7 @@
 # Finds (or installs) libtorch 2.9.0 for burn-tch and runs a command with the environment that
 # building and running `--features tch` needs.
 #
+#   scripts/tch-env.sh build            build --features tch
 #   scripts/tch-env.sh smoke            build --features tch and run the tch-cpu smoke test
 #   scripts/tch-env.sh run CMD ARGS...  run CMD with LIBTORCH_USE_PYTORCH / LD_LIBRARY_PATH set
 #
@@ -34,6 +35,9 @@ else
 fi
 
 case "${1:-smoke}" in
+  build)
+    cargo build --features tch
+    ;;
   smoke)
     cargo build --features tch
     bin="${CARGO_TARGET_DIR:-target}/debug/ofhnet"
@@ -52,7 +56,7 @@ case "${1:-smoke}" in
     exec "$@"
     ;;
   *)
-    echo "usage: scripts/tch-env.sh smoke | run CMD ARGS..." >&2
+    echo "usage: scripts/tch-env.sh build | smoke | run CMD ARGS..." >&2
     exit 2
     ;;
 esac

@@ -27,7 +27,9 @@ use std::path::Path;
 use image::{Rgb, RgbImage};
 use ofhnet::cli::metrics::{MetricsArgs, run};
 use ofhnet::data::Landmarks68;
-use ofhnet::metrics::bootstrap::{BootstrapConfig, bootstrap_mean, paired_bootstrap};
+use ofhnet::metrics::bootstrap::{
+    BootstrapConfig, BootstrapPlan, bootstrap_mean, paired_bootstrap,
+};
 use ofhnet::metrics::parsing::{BROW_HALF_WIDTH, FaceClass, ParsingMap, colorize, palette};
 use ofhnet::metrics::{
     ImageMetrics, image_metrics, mean_iou, nrmse, parsing_map, psnr, psnr_y, ssim, ssim_y,
@@ -721,4 +723,46 @@ fn cli_directories_write_per_image_rows() {
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1][0], "b.png");
     assert_eq!(row_metrics(&rows[1]), expected);
+}
+
+/// The report's batched intervals (one draw of resamples, a matrix product, selection instead
+/// of a sort) equal the one-at-a-time bootstrap's: same resamples, same order statistics; only
+/// the order of the floating-point sums differs.
+#[test]
+fn bootstrap_plan_equals_one_interval_at_a_time() {
+    let config = BootstrapConfig {
+        resamples: 2_001,
+        ..BootstrapConfig::default()
+    };
+    let n = 97;
+    let columns: Vec<Vec<f64>> = (0..40)
+        .map(|c| {
+            (0..n)
+                .map(|i| ((i * 37 + c * 11) % 101) as f64 * 0.37 + (c as f64).sin())
+                .collect()
+        })
+        .collect();
+    let refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+    let plan = BootstrapPlan::new(n, &config).expect("plan");
+    let batched = plan.intervals(&refs, "test columns").expect("intervals");
+    assert_eq!(batched.len(), columns.len());
+    for (c, b) in columns.iter().zip(&batched) {
+        let one = bootstrap_mean(c, &config).expect("interval");
+        assert_eq!(one.n, b.n);
+        for (x, y) in [
+            (one.mean, b.mean),
+            (one.lower, b.lower),
+            (one.upper, b.upper),
+        ] {
+            assert!((x - y).abs() < 1e-9, "{one:?} vs {b:?}");
+        }
+    }
+    // A column of another length and a non-finite value are refused, naming what they are.
+    let short = vec![1.0; n - 1];
+    let err = plan.intervals(&[&short], "short").expect_err("length");
+    assert!(err.to_string().contains("96 values"), "{err}");
+    let mut nan = vec![1.0; n];
+    nan[5] = f64::NAN;
+    let err = plan.intervals(&[&nan], "with a NaN").expect_err("nan");
+    assert!(err.to_string().contains("value 5"), "{err}");
 }
