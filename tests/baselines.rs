@@ -197,3 +197,32 @@ fn position_patch_closed_form_equals_the_solved_weights() {
         "wrong size is refused"
     );
 }
+
+/// VDSR's bicubic upscaling equals PyTorch's at half-pixel centres (a = -0.75, clamped borders).
+/// Generated with torch 2.9.0:
+///
+/// ```python
+/// x = torch.tensor([[0.0, 1.0, 0.5], [0.25, 0.75, 1.0], [1.0, 0.0, 0.5]]).reshape(1, 1, 3, 3)
+/// F.interpolate(x, size=(6, 6), mode="bicubic", align_corners=False).flatten()
+/// ```
+#[test]
+fn vdsr_bicubic_matches_pytorch_half_pixel() {
+    let d = Device::flex();
+    let x = Tensor::<1>::from_floats([0.0, 1.0, 0.5, 0.25, 0.75, 1.0, 1.0, 0.0, 0.5], &d)
+        .reshape([1, 1, 3, 3]);
+    let y: Vec<f32> = ofhnet::nets::vdsr::bicubic(x, 6)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec()
+        .expect("f32");
+    let expected = [
+        -0.137398, 0.232502, 0.848934, 1.006195, 0.615479, 0.386189, -0.06881, 0.255032, 0.792622,
+        0.992035, 0.740662, 0.595119, 0.03289, 0.287159, 0.705288, 0.979279, 0.954407, 0.945118,
+        0.434959, 0.457066, 0.488689, 0.652435, 0.855835, 0.980137, 0.910347, 0.668804, 0.265141,
+        0.196075, 0.50061, 0.680401, 1.201256, 0.798191, 0.127789, -0.082001, 0.287292, 0.502781,
+    ];
+    assert_eq!(y.len(), expected.len());
+    for (i, (a, b)) in y.iter().zip(expected).enumerate() {
+        assert!((a - b).abs() < 1e-5, "value {i}: burn {a} vs PyTorch {b}");
+    }
+}

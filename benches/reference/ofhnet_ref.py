@@ -76,11 +76,10 @@ Where the mirror is not, or may not be, exact (nothing else is known to differ):
    float32 rounding differs at the ulp level.
 3. ``upsample_nearest2x`` is written in Rust as a reshape/expand/reshape broadcast; here it is
    ``F.interpolate(scale_factor=2, mode="nearest")``. The values are identical; the kernels differ.
-4. VDSR's bicubic: the Rust doc comment (``src/nets/vdsr.rs``) says "half-pixel centres", but the
-   code calls ``InterpolateOptions::new(Bicubic)``, whose burn 0.22 default is
-   ``align_corners = true`` (burn-std ``ops.rs``), with burn-flex's a = -0.75 kernel and clamped
-   borders. The mirror follows the *code*: ``F.interpolate(mode="bicubic", align_corners=True)``
-   (same a = -0.75 and border clamping).
+4. VDSR's bicubic: ``src/nets/vdsr.rs`` upscales with burn's bicubic (a = -0.75, clamped
+   borders) at half-pixel centres (``with_align_corners(false)``); here
+   ``F.interpolate(mode="bicubic", align_corners=False)``, the same kernel and geometry (a test
+   pins burn's values to PyTorch's).
 5. Initialisation and RNG streams are not mirrored (burn's Kaiming-uniform variants vs PyTorch's
    defaults; ``seeded_init``), so weights, and with them the loss values, differ from a Rust run
    with the same seed. Shapes, parameter counts and the work done per step do not.
@@ -401,9 +400,9 @@ class LandmarkNet(nn.Module):
 
 
 def bicubic(x: torch.Tensor, size: int) -> torch.Tensor:
-    """burn's ``interpolate(Bicubic)`` with ``InterpolateOptions::new``: align_corners=True,
-    a = -0.75 (see the module docstring, point 4)."""
-    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=True)
+    """burn's bicubic ``interpolate`` at half-pixel centres (align_corners=False), a = -0.75
+    (see the module docstring, point 4)."""
+    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
 
 
 class Vdsr(nn.Module):

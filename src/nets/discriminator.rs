@@ -1,5 +1,6 @@
 //! The discriminator of OFHNet's adversarial loss (paper Sec. 3.2, Eqs. 3-4): six
-//! Conv+BN+ReLU layers, then a convolution, a dense layer and a sigmoid, on 128x128 faces.
+//! Conv+BN+ReLU layers, then a stride-2 convolution with a ReLU, a dense layer and a sigmoid,
+//! on 128x128 faces.
 //!
 //! Strides (2, 1, 2, 1, 2, 2) and a stride-2 final convolution take 128x128 to 4x4 before the
 //! dense layer; the paper does not give them. [`Discriminator::forward`] returns the logit: the

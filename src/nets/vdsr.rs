@@ -67,7 +67,11 @@ impl VdsrConfig {
 pub fn bicubic(x: Tensor<4>, size: usize) -> Tensor<4> {
     interpolate(
         x,
-        InterpolateOptions::new(InterpolateMode::Bicubic).with_output_size([size, size]),
+        // Half-pixel centres (burn's default aligns the corners, which stretches a 16-pixel
+        // face over 127/15 instead of 8 output pixels per input pixel).
+        InterpolateOptions::new(InterpolateMode::Bicubic)
+            .with_output_size([size, size])
+            .with_align_corners(false),
     )
 }
 
