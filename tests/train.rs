@@ -162,6 +162,14 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
             .contains("stage2.lr")
     );
     let mut c = OfhnetConfig::default();
+    c.stage2.lr_discriminator = 0.0;
+    assert!(
+        c.validate()
+            .expect_err("zero")
+            .to_string()
+            .contains("stage2.lr_discriminator")
+    );
+    let mut c = OfhnetConfig::default();
     c.losses.l2 = None;
     c.losses.adversarial = None;
     assert!(

@@ -369,11 +369,13 @@ impl OfhnetConfig {
             positive(&format!("{name}.batch_size"), s.batch_size)?;
             positive(&format!("{name}.checkpoint_every"), s.checkpoint_every)?;
             positive(&format!("{name}.log_every"), s.log_every)?;
-            if !(s.lr.is_finite() && s.lr > 0.0) {
-                return Err(Error::invalid(
-                    format!("{name}.lr"),
-                    "must be a positive number",
-                ));
+            for (field, lr) in [("lr", s.lr), ("lr_discriminator", s.lr_discriminator)] {
+                if !(lr.is_finite() && lr > 0.0) {
+                    return Err(Error::invalid(
+                        format!("{name}.{field}"),
+                        "must be a positive number",
+                    ));
+                }
             }
             if !(s.epochs.is_finite() && s.epochs > 0.0) {
                 return Err(Error::invalid(
