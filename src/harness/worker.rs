@@ -295,13 +295,10 @@ fn execute(
         }))
     );
     if let Some(block) = config.losses.semantic.as_mut()
-        && block.network.is_none()
+        && let Some((_, _, spec)) = landmark_networks(&exp)
+            .into_iter()
+            .find(|(role, _, _)| *role == "loss")
     {
-        let spec = exp
-            .landmarks
-            .loss
-            .clone()
-            .unwrap_or_else(|| LandmarkSpec::for_role(Role::Loss));
         block.network = Some(ensure_landmarks(
             store,
             &exp.data,
