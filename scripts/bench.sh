@@ -15,8 +15,10 @@
 # Implementations: ofhnet on burn-flex (`--device cpu`, the default build); ofhnet on burn-tch
 # (`--device tch-cpu`, built with --features tch against the venv's libtorch, like
 # scripts/tch-env.sh; skipped with --no-tch or when no libtorch can be had); PyTorch 2.9.0 eager
-# from a venv this script creates (torch==2.9.0, the version burn-tch links). With --gpu (a CUDA
-# machine): ofhnet on tch-cuda:0 and on burn-cuda (cuda:0) against PyTorch CUDA.
+# from a venv this script creates (torch==2.9.0, the version burn-tch links), once with its
+# defaults and once with the glibc malloc settings ofhnet applies to itself (src/alloc.rs). With
+# --gpu (a CUDA machine): ofhnet on tch-cuda:0 and on burn-cuda (cuda:0) against PyTorch CUDA.
+# At the end, `ofhnet bench harness` times the harness's overhead (sweep, metric rows, report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +63,7 @@ if [ "$use_tch" = 1 ] || [ "$gpu" = 1 ]; then
     echo "the burn-tch build failed; benchmarking without it" >&2
   fi
 fi
-impls+=("pytorch")
+impls+=("pytorch" "pytorch-malloc")
 cuda_bin=""
 if [ "$gpu" = 1 ]; then
   [ -n "$tch_bin" ] && impls+=("tch-cuda")
@@ -86,6 +88,11 @@ run_one() { # impl work
     tch-cuda) "$tch_bin" --device tch-cuda:0 bench step "${args[@]}" ;;
     cuda) "$cuda_bin" --device cuda:0 bench step "${args[@]}" ;;
     pytorch) "$py" benches/reference/ofhnet_ref.py step "${args[@]}" --threads "$threads" ;;
+    # PyTorch with the glibc malloc settings ofhnet applies to itself (src/alloc.rs), so the
+    # table shows how much of ofhnet's lead is the allocator.
+    pytorch-malloc) MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647 \
+      MALLOC_TOP_PAD_=268435456 "$py" benches/reference/ofhnet_ref.py step "${args[@]}" \
+      --threads "$threads" ;;
     pytorch-cuda) "$py" benches/reference/ofhnet_ref.py step "${args[@]}" --threads "$threads" --device cuda ;;
   esac
 }
@@ -109,6 +116,9 @@ for ((r = 1; r <= rounds; r++)); do
 done
 wall=$(($(date +%s) - start))
 
+echo "harness overhead (ofhnet bench harness)" >&2
+harness=$("$flex_bin" bench harness 2>/dev/null | grep '^|' || echo "(ofhnet bench harness failed)")
+
 cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 gpu_name=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader | head -1 || true)
@@ -119,10 +129,11 @@ if [ "$use_tch" = 0 ]; then cmdline+=" --no-tch"; fi
 if [ "$gpu" = 1 ]; then cmdline+=" --gpu"; fi
 
 python3 - "$rows" "$out" "$preset" "$rounds" "$repeats" "$threads" "$cpu_model" "$(nproc)" "$mem" \
-  "${gpu_name:-none}" "$commit$dirty" "$cmdline" "$wall" "$($py -c 'import torch; print(torch.__version__)')" <<'EOF'
+  "${gpu_name:-none}" "$commit$dirty" "$cmdline" "$wall" \
+  "$($py -c 'import torch; print(torch.__version__)' 2>/dev/null)" "$harness" <<'EOF'
 import json, statistics, sys, datetime
 (rows, out, preset, rounds, repeats, threads, cpu, cores, mem, gpu, commit, cmdline, wall,
- torch_version) = sys.argv[1:]
+ torch_version, harness) = sys.argv[1:]
 times, rss = {}, {}
 for line in open(rows):
     impl, work, js = line.rstrip("\n").split("\t", 2)
@@ -133,7 +144,7 @@ for line in open(rows):
     rss[(work, impl)] = max([rss.get((work, impl), 0.0)] + [r["peak_rss_mib"] for r in reps])
 works = list(dict.fromkeys(w for w, _ in times))
 impls = list(dict.fromkeys(i for _, i in times))
-ref = {"pytorch": "pytorch", "flex": "pytorch", "tch-cpu": "pytorch",
+ref = {"pytorch": "pytorch", "flex": "pytorch", "tch-cpu": "pytorch", "pytorch-malloc": "pytorch",
        "tch-cuda": "pytorch-cuda", "cuda": "pytorch-cuda", "pytorch-cuda": "pytorch-cuda"}
 batch = {"stage1": 64, "infer1": 1}
 head = ["work", "batch"] + [f"{i} median s" for i in impls] + \
@@ -163,9 +174,23 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
 - Work: `stage1` one InpaintNet training step (Eq. 1), batch 64; `stage2` one UpsampleNet +
   discriminator training step (L2 + adversarial, Eq. 3 then Eq. 6), batch 16; `infer1` one face
   through InpaintNet + UpsampleNet (u8 in, u8 out); `inferbatch` 16 faces.
+- Implementations: `flex` is ofhnet's default build (burn-flex); `tch-cpu` is ofhnet built with
+  `--features tch` (burn-tch on LibTorch), which `--device auto` (the default) picks when the
+  binary has it; `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` is the same
+  reference with the glibc malloc settings that ofhnet applies to itself at start-up
+  (`src/alloc.rs`: no mmap below 1 GiB, no trimming, 256 MiB top pad), to show how much of a
+  difference is the allocator. Ratios are against `pytorch`.
 - Command: `{cmdline}` ({wall} s in all).
 
 {table}
+
+## Harness overhead
+
+`ofhnet bench harness` (default sizes: a 10,000-run sweep; 1,000,000 metric rows; a report over
+1,000 finished runs with 660 test images each and 10,000 bootstrap resamples), on a fresh SQLite
+store in a temporary directory, run once at the end of the same invocation:
+
+{harness}
 """
 open(out, "w").write(doc)
 print(f"wrote {out}", file=sys.stderr)

@@ -2,7 +2,8 @@
 # Finds (or installs) libtorch 2.9.0 for burn-tch and runs a command with the environment that
 # building and running `--features tch` needs.
 #
-#   scripts/tch-env.sh build            build --features tch
+#   scripts/tch-env.sh build [ARGS]     cargo build --features tch ARGS (e.g. --release: the
+#                                       fastest CPU path; `--device auto` then means tch-cpu)
 #   scripts/tch-env.sh smoke            build --features tch and run the tch-cpu smoke test
 #   scripts/tch-env.sh run CMD ARGS...  run CMD with LIBTORCH_USE_PYTORCH / LD_LIBRARY_PATH set
 #
@@ -36,7 +37,8 @@ fi
 
 case "${1:-smoke}" in
   build)
-    cargo build --features tch
+    shift
+    cargo build --features tch "$@"
     ;;
   smoke)
     cargo build --features tch

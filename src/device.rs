@@ -41,6 +41,18 @@ impl DeviceSpec {
         }
     }
 
+    /// The fastest CPU path this binary has, which `auto` (the default `--device`) means:
+    /// LibTorch (`tch-cpu`) when built with the `tch` feature, else burn-flex. On these 2-core
+    /// machines a training step on burn-tch takes well under half of burn-flex's time
+    /// (BENCHMARKS.md); both give the same networks and losses.
+    pub fn fastest_cpu() -> Self {
+        if cfg!(feature = "tch") {
+            DeviceSpec::TchCpu
+        } else {
+            DeviceSpec::Flex
+        }
+    }
+
     /// Whether this binary was built with the backend.
     pub fn is_compiled(self) -> bool {
         match self {
@@ -98,6 +110,7 @@ impl FromStr for DeviceSpec {
             None => (lower.as_str(), None),
         };
         match (name, index) {
+            ("auto", None) => Ok(DeviceSpec::fastest_cpu()),
             ("cpu" | "flex", None) => Ok(DeviceSpec::Flex),
             ("tch-cpu" | "tch", None) => Ok(DeviceSpec::TchCpu),
             ("tch-cuda", i) => Ok(DeviceSpec::TchCuda(i.unwrap_or(0))),

@@ -16,6 +16,7 @@
 //! - [`device`]: the `--device` string to a burn [`burn::tensor::Device`].
 //! - [`cli`]: one module per subcommand of the `ofhnet` binary.
 
+pub mod alloc;
 pub mod bench;
 pub mod cli;
 pub mod data;

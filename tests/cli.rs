@@ -179,3 +179,61 @@ fn unknown_device_and_missing_backend_are_explained() {
         .expect("run");
     assert!(out.status.success());
 }
+
+#[test]
+fn auto_device_is_the_fastest_compiled_cpu_backend() {
+    use ofhnet::device::DeviceSpec;
+    let auto: DeviceSpec = "auto".parse().expect("auto parses");
+    let expected = if cfg!(feature = "tch") {
+        DeviceSpec::TchCpu
+    } else {
+        DeviceSpec::Flex
+    };
+    assert_eq!(auto, expected);
+    assert!(auto.is_compiled());
+    assert!("auto:1".parse::<DeviceSpec>().is_err());
+    // The binary's default is `auto`, and what it resolved to is what `device` reports.
+    let out = ofhnet()
+        .env_remove("OFHNET_DEVICE")
+        .arg("device")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(expected.backend()), "{text}");
+}
+
+#[test]
+fn the_binary_tunes_glibc_malloc_unless_the_user_did() {
+    // In this test process: no MALLOC_* variable is set by the test runner.
+    if std::env::vars().any(|(k, _)| k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES") {
+        return;
+    }
+    let tuned = ofhnet::alloc::tune();
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        let ofhnet::alloc::Tuned::Applied(settings) = &tuned else {
+            panic!("expected the settings to apply, got {tuned:?}");
+        };
+        let names: Vec<&str> = settings.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["M_MMAP_THRESHOLD", "M_TRIM_THRESHOLD", "M_TOP_PAD"]);
+        assert!(settings.iter().all(|(_, ok)| *ok), "{settings:?}");
+    } else {
+        assert_eq!(tuned, ofhnet::alloc::Tuned::Unsupported);
+    }
+    // The binary leaves a user's own settings alone and says so.
+    let out = ofhnet()
+        .env("OFHNET_DEBUG_ALLOC", "1")
+        .env("MALLOC_ARENA_MAX", "2")
+        .args(["--device", "cpu", "device"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("UserSettings([\"MALLOC_ARENA_MAX\"])"),
+        "{err}"
+    );
+}

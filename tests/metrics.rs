@@ -754,7 +754,8 @@ fn bootstrap_plan_equals_one_interval_at_a_time() {
             (one.lower, b.lower),
             (one.upper, b.upper),
         ] {
-            assert!((x - y).abs() < 1e-9, "{one:?} vs {b:?}");
+            // The plan's product runs in f32 on centred values (the spread here is ~37).
+            assert!((x - y).abs() < 1e-4, "{one:?} vs {b:?}");
         }
     }
     // A column of another length and a non-finite value are refused, naming what they are.

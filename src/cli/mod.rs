@@ -20,8 +20,9 @@ pub mod train;
 #[derive(Debug, Parser)]
 #[command(name = "ofhnet", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Compute device: cpu (burn-flex), tch-cpu, tch-cuda[:N] (LibTorch) or cuda[:N] (burn-cuda).
-    #[arg(long, global = true, default_value = "cpu", env = "OFHNET_DEVICE")]
+    /// Compute device: auto (tch-cpu when built with the `tch` feature, else cpu), cpu
+    /// (burn-flex), tch-cpu, tch-cuda[:N] (LibTorch) or cuda[:N] (burn-cuda).
+    #[arg(long, global = true, default_value = "auto", env = "OFHNET_DEVICE")]
     pub device: String,
 
     #[command(subcommand)]

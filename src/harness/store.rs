@@ -206,12 +206,18 @@ pub struct MetricMeans {
     pub iou: Option<f64>,
 }
 
-/// One per-image metric row.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MetricRow {
+/// One evaluation's rows in the store: a (run, protocol, method) and how many images it scored.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricGroup {
     pub run_key: String,
     pub protocol: String,
     pub method: String,
+    pub rows: i64,
+}
+
+/// One per-image metric row of a [`MetricGroup`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricRow {
     pub image: i64,
     pub image_name: String,
     pub psnr: f64,
@@ -288,6 +294,10 @@ impl Store {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
+                            // Reports read hundreds of thousands of metric rows: map the file
+                            // and keep 64 MiB of pages instead of a read call per page.
+                            conn.execute("PRAGMA mmap_size = 1073741824").await?;
+                            conn.execute("PRAGMA cache_size = -65536").await?;
                         }
                         Ok(())
                     })
@@ -1091,39 +1101,106 @@ impl Store {
             .map_err(db_error("reading experiments"))
     }
 
-    /// Every per-image metric row of an experiment's runs, ordered by run, protocol, method
-    /// and image.
-    pub fn metric_rows(&self, experiment: &str) -> Result<Vec<MetricRow>> {
+    /// The evaluations an experiment's runs stored, in run order: which (run, protocol,
+    /// method) has rows, and how many. Cheap (the primary-key index), so that a report can
+    /// choose the evaluations it shows before it reads any row.
+    pub fn metric_groups(&self, experiment: &str) -> Result<Vec<MetricGroup>> {
         let rows = self
             .runtime
             .block_on(
                 sqlx::query(
-                    "SELECT m.run_key, m.protocol, m.method, m.image, m.image_name, m.psnr, \
-                     m.ssim, m.psnr_y, m.ssim_y, m.nrmse, m.iou FROM metrics m \
-                     JOIN runs r ON r.key = m.run_key WHERE r.experiment = $1 \
-                     ORDER BY r.ordinal, m.run_key, m.protocol, m.method, m.image",
+                    "SELECT m.run_key, m.protocol, m.method, COUNT(*) AS n, MIN(r.ordinal) AS o \
+                     FROM metrics m JOIN runs r ON r.key = m.run_key WHERE r.experiment = $1 \
+                     GROUP BY m.run_key, m.protocol, m.method \
+                     ORDER BY o, m.run_key, m.protocol, m.method",
                 )
                 .bind(experiment.to_string())
                 .fetch_all(&self.pool),
             )
-            .map_err(db_error("reading metrics"))?;
+            .map_err(db_error("reading the evaluations"))?;
         rows.iter()
             .map(|r| {
-                Ok(MetricRow {
-                    run_key: r.try_get("run_key")?,
-                    protocol: r.try_get("protocol")?,
-                    method: r.try_get("method")?,
-                    image: r.try_get("image")?,
-                    image_name: r.try_get("image_name")?,
-                    psnr: r.try_get("psnr")?,
-                    ssim: r.try_get("ssim")?,
-                    psnr_y: r.try_get("psnr_y")?,
-                    ssim_y: r.try_get("ssim_y")?,
-                    nrmse: r.try_get("nrmse")?,
-                    iou: r.try_get("iou")?,
+                Ok(MetricGroup {
+                    run_key: r.try_get(0)?,
+                    protocol: r.try_get(1)?,
+                    method: r.try_get(2)?,
+                    rows: r.try_get(3)?,
                 })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(db_error("reading the evaluations"))
+    }
+
+    /// The per-image rows of each `(run, protocol, method)` in `groups`, ordered by image; an
+    /// evaluation without rows gives an empty list. Large reads are split over up to as many
+    /// connections as there are cores (each SQLite connection runs on its own thread, and rows
+    /// are decoded on the calling threads).
+    pub fn metric_rows(&self, groups: &[(&str, &str, &str)]) -> Result<Vec<Vec<MetricRow>>> {
+        let threads = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let parts = if groups.len() < 64 { 1 } else { threads };
+        let chunk = groups.len().div_ceil(parts).max(1);
+        let read: Vec<Result<Vec<Vec<MetricRow>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || self.metric_rows_serial(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Store {
+                            what: "reading metrics".into(),
+                            message: "a reader thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(groups.len());
+        for part in read {
+            out.extend(part?);
+        }
+        Ok(out)
+    }
+
+    fn metric_rows_serial(&self, groups: &[(&str, &str, &str)]) -> Result<Vec<Vec<MetricRow>>> {
+        self.runtime
+            .block_on(async {
+                let mut conn = self.pool.acquire().await?;
+                let mut out = Vec::with_capacity(groups.len());
+                for (run, protocol, method) in groups {
+                    let rows = sqlx::query(
+                        "SELECT image, image_name, psnr, ssim, psnr_y, ssim_y, nrmse, iou \
+                         FROM metrics WHERE run_key = $1 AND protocol = $2 AND method = $3 \
+                         ORDER BY image",
+                    )
+                    .bind(run.to_string())
+                    .bind(protocol.to_string())
+                    .bind(method.to_string())
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    out.push(
+                        rows.iter()
+                            .map(|r| {
+                                Ok(MetricRow {
+                                    image: r.try_get(0)?,
+                                    image_name: r.try_get(1)?,
+                                    psnr: r.try_get(2)?,
+                                    ssim: r.try_get(3)?,
+                                    psnr_y: r.try_get(4)?,
+                                    ssim_y: r.try_get(5)?,
+                                    nrmse: r.try_get(6)?,
+                                    iou: r.try_get(7)?,
+                                })
+                            })
+                            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?,
+                    );
+                }
+                Ok(out)
+            })
             .map_err(db_error("reading metrics"))
     }
 

@@ -142,15 +142,18 @@ fn bootstrap_checked(values: &[f64], config: &BootstrapConfig) -> Result<Bootstr
 /// indices (the generator restarts from the seed), so a report's cells share them: the plan
 /// draws them once, as a count matrix `C` (`resamples x n`, how often resample `r` drew value
 /// `j`), and the resample means of every column of values are one matrix product `C V / n`
-/// (matrixmultiply's dgemm, column blocks across rayon's threads). The intervals equal
-/// [`bootstrap_mean`]'s up to the order of the floating-point sums; the same order statistics
-/// are taken, by selection instead of a full sort.
+/// (matrixmultiply's sgemm, column blocks across rayon's threads). Each column is centred on
+/// its mean (in f64) before the product, which runs in f32: the counts are small integers,
+/// exact in f32, and the centred values lose only f32 rounding, so the intervals equal
+/// [`bootstrap_mean`]'s to within about 1e-6 of the values' spread (a report prints at most four
+/// decimals). The same order statistics are taken, by selection instead of a full sort. f32
+/// halves the product's time against f64 (`ofhnet bench harness`: 1,000 runs' report cells).
 pub struct BootstrapPlan {
     n: usize,
     resamples: usize,
     level: f64,
     /// `resamples x n`, row-major.
-    counts: Vec<f64>,
+    counts: Vec<f32>,
 }
 
 impl BootstrapPlan {
@@ -164,7 +167,7 @@ impl BootstrapPlan {
             ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut counts = vec![0.0f64; config.resamples * n];
+        let mut counts = vec![0.0f32; config.resamples * n];
         for row in counts.chunks_mut(n) {
             for _ in 0..n {
                 row[rng.random_range(0..n)] += 1.0;
@@ -199,26 +202,30 @@ impl BootstrapPlan {
         }
         // Column blocks: each block's resample means are one product of C (r x n) with its
         // columns (n x k, column-major), written column-major (each column's means contiguous).
-        const BLOCK: usize = 32;
+        const BLOCK: usize = 256;
         let blocks: Vec<&[&[f64]]> = columns.chunks(BLOCK).collect();
         let results: Vec<Vec<BootstrapInterval>> = blocks
             .par_iter()
             .map(|block| {
                 let k = block.len();
-                let mut v = Vec::with_capacity(n * k);
-                for c in block.iter() {
-                    v.extend_from_slice(c);
+                let centres: Vec<f64> = block
+                    .iter()
+                    .map(|c| c.iter().sum::<f64>() / n as f64)
+                    .collect();
+                let mut v: Vec<f32> = Vec::with_capacity(n * k);
+                for (c, centre) in block.iter().zip(&centres) {
+                    v.extend(c.iter().map(|x| (x - centre) as f32));
                 }
-                let mut means = vec![0.0f64; r * k];
+                let mut means = vec![0.0f32; r * k];
                 // SAFETY: `counts` holds r x n values (row stride n, column stride 1), `v` holds
                 // n x k (row stride 1, column stride n) and `means` r x k (row stride 1, column
-                // stride r); every index dgemm forms lies inside these slices.
+                // stride r); every index sgemm forms lies inside these slices.
                 unsafe {
-                    matrixmultiply::dgemm(
+                    matrixmultiply::sgemm(
                         r,
                         n,
                         k,
-                        1.0 / n as f64,
+                        1.0 / n as f32,
                         self.counts.as_ptr(),
                         n as isize,
                         1,
@@ -232,14 +239,17 @@ impl BootstrapPlan {
                     );
                 }
                 let tail = (1.0 - self.level) / 2.0;
-                block
+                centres
                     .iter()
                     .zip(means.chunks_mut(r))
-                    .map(|(values, m)| BootstrapInterval {
-                        mean: values.iter().sum::<f64>() / n as f64,
-                        lower: quantile_select(m, tail),
-                        upper: quantile_select(m, 1.0 - tail),
-                        n,
+                    .map(|(&centre, m)| {
+                        let mut m: Vec<f64> = m.iter().map(|&x| centre + f64::from(x)).collect();
+                        BootstrapInterval {
+                            mean: centre,
+                            lower: quantile_select(&mut m, tail),
+                            upper: quantile_select(&mut m, 1.0 - tail),
+                            n,
+                        }
                     })
                     .collect()
             })

@@ -20,7 +20,7 @@ pub mod grids;
 pub mod html;
 pub mod tables;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -317,11 +317,11 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         );
         source.insert((r.row.key.clone(), r.method.clone()), label);
     }
-    let all = store.metric_rows(experiment)?;
-    let with_bicubic_rows: std::collections::HashSet<&str> = all
+    let groups_stored = store.metric_groups(experiment)?;
+    let with_bicubic_rows: std::collections::HashSet<&str> = groups_stored
         .iter()
-        .filter(|m| m.method == IN_BICUBIC)
-        .map(|m| m.run_key.as_str())
+        .filter(|g| g.method == IN_BICUBIC && g.rows > 0)
+        .map(|g| g.run_key.as_str())
         .collect();
     // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
     // place in the order.
@@ -392,46 +392,32 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     }
 
     // Metric rows: each entity takes, per protocol, the rows of one run per seed (the group's
-    // IN+bicubic rows come from the first member run that has them).
-    let mut by_run_protocol: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
-    for (i, m) in all.iter().enumerate() {
-        by_run_protocol
-            .entry((m.run_key.clone(), m.protocol.clone(), m.method.clone()))
-            .or_default()
-            .push(i);
-    }
+    // IN+bicubic rows come from the first member run that has them). The choice is made on the
+    // stored evaluations; only the chosen ones are read.
+    let stored: std::collections::HashSet<(&str, &str, &str)> = groups_stored
+        .iter()
+        .map(|g| (g.run_key.as_str(), g.protocol.as_str(), g.method.as_str()))
+        .collect();
     let seed_of: HashMap<&str, i64> = runs
         .iter()
         .map(|r| (r.row.key.as_str(), r.row.seed))
         .collect();
-    // (entity label, seed, protocol) -> chosen run key
+    // (entity label, seed, protocol) -> chosen run key; `groups_stored` is in run order.
     let mut chosen: HashMap<(String, i64, String), String> = HashMap::new();
-    let order: HashMap<&str, usize> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.row.key.as_str(), i))
-        .collect();
-    let mut keys: Vec<&(String, String, String)> = by_run_protocol.keys().collect();
-    keys.sort_by_key(|(run, _, _)| order.get(run.as_str()).copied().unwrap_or(usize::MAX));
-    for (run, protocol, method) in keys {
-        let Some(label) = source.get(&(run.clone(), method.clone())) else {
+    for g in &groups_stored {
+        let Some(label) = source.get(&(g.run_key.clone(), g.method.clone())) else {
             continue;
         };
-        let seed = seed_of.get(run.as_str()).copied().unwrap_or(0);
+        let seed = seed_of.get(g.run_key.as_str()).copied().unwrap_or(0);
         chosen
-            .entry((label.clone(), seed, protocol.clone()))
-            .or_insert_with(|| run.clone());
+            .entry((label.clone(), seed, g.protocol.clone()))
+            .or_insert_with(|| g.run_key.clone());
     }
-    let mut c_entity = Vec::new();
-    let mut c_seed = Vec::new();
-    let mut c_protocol = Vec::new();
-    let mut c_image = Vec::new();
-    let mut c_name = Vec::new();
-    let (mut psnr, mut ssim, mut psnr_y, mut ssim_y, mut nrmse, mut iou) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let mut picks: Vec<(&(String, i64, String), &String)> = chosen.iter().collect();
-    picks.sort();
-    for ((label, seed, protocol), run) in picks {
+    let mut picks: Vec<(&(String, i64, String), &String, String)> = Vec::new();
+    let mut sorted: Vec<(&(String, i64, String), &String)> = chosen.iter().collect();
+    sorted.sort();
+    for (cell, run) in sorted {
+        let (label, _, protocol) = cell;
         let method = if source.get(&(run.clone(), IN_BICUBIC.to_string())) == Some(label) {
             IN_BICUBIC.to_string()
         } else {
@@ -440,16 +426,34 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
                 .map(|r| r.method.clone())
                 .unwrap_or_default()
         };
-        let Some(idx) = by_run_protocol.get(&(run.clone(), protocol.clone(), method)) else {
-            continue;
-        };
-        for &i in idx {
-            let m = &all[i];
+        if stored.contains(&(run.as_str(), protocol.as_str(), method.as_str())) {
+            picks.push((cell, run, method));
+        }
+    }
+    let wanted_rows: Vec<(&str, &str, &str)> = picks
+        .iter()
+        .map(|((_, _, protocol), run, method)| (run.as_str(), protocol.as_str(), method.as_str()))
+        .collect();
+    let read = store.metric_rows(&wanted_rows)?;
+    let total: usize = read.iter().map(Vec::len).sum();
+    let mut c_entity = Vec::with_capacity(total);
+    let mut c_seed = Vec::with_capacity(total);
+    let mut c_protocol = Vec::with_capacity(total);
+    let mut c_image = Vec::with_capacity(total);
+    let mut c_name = Vec::with_capacity(total);
+    let mut psnr = Vec::with_capacity(total);
+    let mut ssim = Vec::with_capacity(total);
+    let mut psnr_y = Vec::with_capacity(total);
+    let mut ssim_y = Vec::with_capacity(total);
+    let mut nrmse = Vec::with_capacity(total);
+    let mut iou = Vec::with_capacity(total);
+    for (((label, seed, protocol), _, _), rows) in picks.iter().zip(read) {
+        for m in rows {
             c_entity.push(label.clone());
             c_seed.push(*seed);
             c_protocol.push(protocol.clone());
             c_image.push(m.image);
-            c_name.push(m.image_name.clone());
+            c_name.push(m.image_name);
             psnr.push(m.psnr);
             ssim.push(m.ssim);
             psnr_y.push(m.psnr_y);
@@ -481,9 +485,9 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
             }
         }
     }
-    for m in &all {
-        if !protocols.contains(&m.protocol) {
-            protocols.push(m.protocol.clone());
+    for g in &groups_stored {
+        if !protocols.contains(&g.protocol) {
+            protocols.push(g.protocol.clone());
         }
     }
 
