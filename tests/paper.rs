@@ -157,4 +157,60 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         .expect("reused");
     // table2: 2, occlusion_position: 4, occlusion_size: 4, ablation_losses: 1.
     assert_eq!(reused, ["11"]);
+
+    // reports/paper/README.md's measured section is filled by scripts/paper_readme.py from these
+    // reports' CSV tables: every experiment's table appears, with the paper's numbers beside
+    // Tables 1 and 2, and the paired verdicts are stated.
+    let readme = dir.join("reports/README.md");
+    std::fs::write(
+        &readme,
+        "# head\n\n<!-- measured:begin -->\nold\n<!-- measured:end -->\n\ntail\n",
+    )
+    .expect("readme");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/paper_readme.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg("--reports")
+        .arg(dir.join("reports"))
+        .output()
+        .expect("python3 runs scripts/paper_readme.py");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&readme).expect("read");
+    assert!(text.starts_with("# head\n") && text.ends_with("\ntail\n"), "{text}");
+    assert!(!text.contains("\nold\n") && !text.contains("Not finished"), "{text}");
+    for needle in [
+        "### Table 1: random occlusion",
+        "| IN+Ma (position-patch) |",
+        "| OFHNet |",
+        "| 20.44 |",
+        "### Table 2: random occlusion",
+        "| 13.61 |",
+        "- OFHNet - IN+bicubic, PSNR:",
+        "- OFHNet - IN+URDGN, SSIM:",
+        "### Loss ablation",
+        "### Occlusion position (Fig. 8)",
+        "| Method | position bl | position br | position tl | position tr |",
+        "### Occlusion size (Figs. 9-10)",
+        "| Method | size 2 | size 4 | size 6 | size 8 | size 10 |",
+        "### Landmark networks",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    // Rows are the reports' numbers: OFHNet's PSNR cell equals the CSV's mean at two decimals.
+    let csv = std::fs::read_to_string(dir.join("reports/table1/tables/table1_random.csv"))
+        .expect("csv");
+    let psnr: f64 = csv
+        .lines()
+        .find(|l| l.starts_with("ofhnet,"))
+        .and_then(|l| l.split(',').nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("ofhnet psnr in the csv");
+    assert!(
+        text.contains(&format!("| OFHNet | {psnr:.2} [")),
+        "{psnr:.2}: {text}"
+    );
 }
