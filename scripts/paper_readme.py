@@ -81,6 +81,30 @@ def images(rs):
     return "/".join(counts) if counts else "0"
 
 
+def with_paper(rs, first, second, paper):
+    """Table rows: method, each metric with its interval and paired difference, the paper's value."""
+    body = []
+    for r in rs:
+        p = paper.get(r["label"], (None, None))
+        cells = [name(r)]
+        for (m, decimals), value in zip((first, second), p):
+            cells += [ci(r, m, decimals), diff(r, m, decimals),
+                      f"{value:.2f}" if value is not None else "-"]
+        body.append(cells)
+    return body
+
+
+def versus_urdgn(row, m, higher_is_better):
+    lo, hi = num(row.get(m + "_diff_lower")), num(row.get(m + "_diff_upper"))
+    better = lo is not None and lo > 0 if higher_is_better else hi is not None and hi < 0
+    worse = hi is not None and hi < 0 if higher_is_better else lo is not None and lo > 0
+    if better:
+        return "OFHNet beats IN+URDGN"
+    if worse:
+        return "OFHNet does NOT beat IN+URDGN: IN+URDGN is better"
+    return "OFHNet does NOT beat IN+URDGN: the paired interval contains zero"
+
+
 def section(reports):
     have = {e: os.path.isdir(os.path.join(reports, e, "tables")) for e in EXPERIMENTS}
     out = []
@@ -111,66 +135,33 @@ def section(reports):
 
     if have["table1"]:
         r1 = rows(t("table1", "table1_random.csv"))
-        body = []
-        for r in r1:
-            p = PAPER_T1.get(r["label"], (None, None))
-            body.append([
-                name(r), ci(r, "psnr", 2), diff(r, "psnr", 2), f"{p[0]:.2f}" if p[0] else "-",
-                ci(r, "ssim", 4), diff(r, "ssim", 4), f"{p[1]:.2f}" if p[1] else "-",
-            ])
         out.append(f"### Table 1: random occlusion, {images(r1)} test faces (`table1`)\n")
         out.append(table(["Method", "PSNR (dB)", "ΔPSNR vs IN+bicubic", "paper PSNR", "SSIM",
-                          "ΔSSIM vs IN+bicubic", "paper SSIM"], body))
+                          "ΔSSIM vs IN+bicubic", "paper SSIM"],
+                         with_paper(r1, ("psnr", 2), ("ssim", 4), PAPER_T1)))
         of = next((r for r in r1 if r["label"] == "ofhnet"), None)
         if of is not None and of.get("reference") == "in_bicubic":
-            for m, unit in (("psnr", " dB"), ("ssim", "")):
+            for m, decimals in (("psnr", 2), ("ssim", 4)):
                 lo = num(of.get(m + "_diff_lower"))
                 verdict = "above zero" if lo is not None and lo > 0 else "NOT above zero"
-                verdicts.append(
-                    f"- OFHNet - IN+bicubic, {m.upper()}: {ci(of, m + '_diff', 4 if m == 'ssim' else 2, True)}"
-                    f"{unit}, paired 95% interval {verdict}."
-                )
+                verdicts.append(f"- OFHNet - IN+bicubic, {m.upper()}: "
+                                f"{ci(of, m + '_diff', decimals, True)}, paired 95% interval {verdict}.")
     if have["table2"]:
         r2 = rows(t("table2", "table2_random.csv"))
-        r2p = {r["label"]: r for r in rows(t("table2", "table1_random.csv"))}
-        body = []
-        for r in r2:
-            p = PAPER_T2.get(r["label"], (None, None))
-            body.append([
-                name(r), ci(r, "nrmse", 2), diff(r, "nrmse", 2), f"{p[0]:.2f}" if p[0] else "-",
-                ci(r, "iou", 4), diff(r, "iou", 4), f"{p[1]:.2f}" if p[1] else "-",
-            ])
         out.append(f"\n### Table 2: random occlusion, {images(r2)} test faces (`table2`)\n")
         out.append(table(["Method", "NRMSE (x100)", "ΔNRMSE vs IN+URDGN", "paper NRMSE", "IoU",
-                          "ΔIoU vs IN+URDGN", "paper IoU"], body))
-        of = r2p.get("ofhnet")
-        if of is not None and of.get("reference") == "in_urdgn":
-            for m in ("psnr", "ssim"):
-                lo, hi = num(of.get(m + "_diff_lower")), num(of.get(m + "_diff_upper"))
-                if lo is not None and lo > 0:
-                    v = "OFHNet beats IN+URDGN"
-                elif hi is not None and hi < 0:
-                    v = "OFHNet does NOT beat IN+URDGN: IN+URDGN is better"
-                else:
-                    v = "OFHNet does NOT beat IN+URDGN: the paired interval contains zero"
-                verdicts.append(
-                    f"- OFHNet - IN+URDGN, {m.upper()}: {ci(of, m + '_diff', 4 if m == 'ssim' else 2, True)}"
-                    f"; {v}."
-                )
-            for m, better in (("nrmse", "lower"), ("iou", "higher")):
-                r = next((x for x in r2 if x["label"] == "ofhnet"), None)
-                if r is None:
-                    continue
-                lo, hi = num(r.get(m + "_diff_lower")), num(r.get(m + "_diff_upper"))
-                good = (hi is not None and hi < 0) if better == "lower" else (lo is not None and lo > 0)
-                bad = (lo is not None and lo > 0) if better == "lower" else (hi is not None and hi < 0)
-                v = ("OFHNet beats IN+URDGN" if good else
-                     "OFHNet does NOT beat IN+URDGN: IN+URDGN is better" if bad else
-                     "OFHNet does NOT beat IN+URDGN: the paired interval contains zero")
-                verdicts.append(
-                    f"- OFHNet - IN+URDGN, {m.upper()} ({better} is better): "
-                    f"{ci(r, m + '_diff', 4 if m == 'iou' else 2, True)}; {v}."
-                )
+                          "ΔIoU vs IN+URDGN", "paper IoU"],
+                         with_paper(r2, ("nrmse", 2), ("iou", 4), PAPER_T2)))
+        r2p = {r["label"]: r for r in rows(t("table2", "table1_random.csv"))}
+        for rs, metrics in ((r2p, (("psnr", 2, True), ("ssim", 4, True))),
+                            ({r["label"]: r for r in r2}, (("nrmse", 2, False), ("iou", 4, True)))):
+            of = rs.get("ofhnet")
+            if of is None or of.get("reference") != "in_urdgn":
+                continue
+            for m, decimals, higher in metrics:
+                verdicts.append(f"- OFHNet - IN+URDGN, {m.upper()} "
+                                f"({'higher' if higher else 'lower'} is better): "
+                                f"{ci(of, m + '_diff', decimals, True)}; {versus_urdgn(of, m, higher)}.")
     if verdicts:
         out.append("\n### The paired comparisons\n")
         out.extend(verdicts)

@@ -190,7 +190,7 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         "### Table 2: random occlusion",
         "| 13.61 |",
         "- OFHNet - IN+bicubic, PSNR:",
-        "- OFHNet - IN+URDGN, SSIM:",
+        "- OFHNet - IN+URDGN, SSIM (higher is better):",
         "### Loss ablation",
         "### Occlusion position (Fig. 8)",
         "| Method | position bl | position br | position tl | position tr |",
