@@ -180,8 +180,14 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = std::fs::read_to_string(&readme).expect("read");
-    assert!(text.starts_with("# head\n") && text.ends_with("\ntail\n"), "{text}");
-    assert!(!text.contains("\nold\n") && !text.contains("Not finished"), "{text}");
+    assert!(
+        text.starts_with("# head\n") && text.ends_with("\ntail\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\nold\n") && !text.contains("Not finished"),
+        "{text}"
+    );
     for needle in [
         "### Table 1: random occlusion",
         "| IN+Ma (position-patch) |",
@@ -201,8 +207,8 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
     // Rows are the reports' numbers: OFHNet's PSNR cell equals the CSV's mean at two decimals.
-    let csv = std::fs::read_to_string(dir.join("reports/table1/tables/table1_random.csv"))
-        .expect("csv");
+    let csv =
+        std::fs::read_to_string(dir.join("reports/table1/tables/table1_random.csv")).expect("csv");
     let psnr: f64 = csv
         .lines()
         .find(|l| l.starts_with("ofhnet,"))

@@ -504,7 +504,11 @@ impl Stage2Nets {
             add(l2, w);
         }
         if let Some(w) = w_adv {
-            let adv = losses::generator_adversarial_loss(discriminator.forward(fake.clone()));
+            // The generator's gradient flows through the discriminator, but the discriminator's
+            // own weights are not updated here: a copy that requires no gradients spares the
+            // backward pass their weight gradients (the same loss, value and generator update).
+            let frozen = discriminator.clone().no_grad();
+            let adv = losses::generator_adversarial_loss(frozen.forward(fake.clone()));
             terms.push(("adversarial", finite("stage2", "adversarial", step, &adv)?));
             add(adv, w);
         }
