@@ -162,6 +162,29 @@ def section(reports):
                 verdicts.append(f"- OFHNet - IN+URDGN, {m.upper()} "
                                 f"({'higher' if higher else 'lower'} is better): "
                                 f"{ci(of, m + '_diff', decimals, True)}; {versus_urdgn(of, m, higher)}.")
+    vs = os.path.join(reports, "table1_vs_ofhnet", "tables")
+    if os.path.isdir(vs):
+        # `ofhnet report table1 --reference ofhnet`: every method paired against OFHNet.
+        a = {r["label"]: r for r in rows(os.path.join(vs, "table1_random.csv"))}
+        b = {r["label"]: r for r in rows(os.path.join(vs, "table2_random.csv"))}
+        body, ahead = [], []
+        for lab, r in a.items():
+            if lab == "ofhnet":
+                continue
+            q = b.get(lab, {})
+            body.append([NAMES.get(lab, lab), diff(r, "psnr", 2), diff(r, "ssim", 4),
+                         diff(q, "nrmse", 2) if q else "missing", diff(q, "iou", 4) if q else "missing"])
+            for m, higher, row in (("psnr", True, r), ("ssim", True, r), ("nrmse", False, q),
+                                   ("iou", True, q)):
+                lo, hi = num(row.get(m + "_diff_lower")), num(row.get(m + "_diff_upper"))
+                if (lo is not None and lo > 0) if higher else (hi is not None and hi < 0):
+                    ahead.append(f"{NAMES.get(lab, lab)} on {m.upper()}")
+        out.append("\n### Every method against OFHNet, paired (`table1_vs_ofhnet`: "
+                   "`ofhnet report table1 --reference ofhnet`)\n")
+        out.append(table(["Method", "ΔPSNR vs OFHNet", "ΔSSIM vs OFHNet", "ΔNRMSE vs OFHNet",
+                          "ΔIoU vs OFHNet"], body))
+        verdicts.append("- Better than OFHNet with a paired 95% interval that excludes zero: "
+                        + (", ".join(ahead) if ahead else "no method on no metric") + ".")
     if verdicts:
         out.append("\n### The paired comparisons\n")
         out.extend(verdicts)

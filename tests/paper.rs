@@ -161,6 +161,23 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
     // reports/paper/README.md's measured section is filled by scripts/paper_readme.py from these
     // reports' CSV tables: every experiment's table appears, with the paper's numbers beside
     // Tables 1 and 2, and the paired verdicts are stated.
+    // Every method paired against OFHNet, as reports/paper/README.md shows it.
+    ofhnet(
+        dir,
+        &[
+            "report",
+            "table1",
+            "--db",
+            &db,
+            "--no-face-images",
+            "--resamples",
+            "200",
+            "--reference",
+            "ofhnet",
+            "--out",
+            "reports/table1_vs_ofhnet",
+        ],
+    );
     let readme = dir.join("reports/README.md");
     std::fs::write(
         &readme,
@@ -197,6 +214,9 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         "| 13.61 |",
         "- OFHNet - IN+bicubic, PSNR:",
         "- OFHNet - IN+URDGN, SSIM (higher is better):",
+        "### Every method against OFHNet, paired",
+        "| Method | ΔPSNR vs OFHNet | ΔSSIM vs OFHNet | ΔNRMSE vs OFHNet | ΔIoU vs OFHNet |",
+        "- Better than OFHNet with a paired 95% interval that excludes zero:",
         "### Loss ablation",
         "### Occlusion position (Fig. 8)",
         "| Method | position bl | position br | position tl | position tr |",
