@@ -196,12 +196,14 @@ def section(reports):
         for r in a1:
             q = a2.get(r["label"], {})
             body.append([r["label"], ci(r, "psnr", 2), diff(r, "psnr", 2), ci(r, "ssim", 4),
-                         diff(r, "ssim", 4), ci(q, "nrmse", 2) if q else "missing",
-                         ci(q, "iou", 4) if q else "missing"])
+                         diff(r, "ssim", 4)]
+                        + ([ci(q, "nrmse", 2), diff(q, "nrmse", 2), ci(q, "iou", 4), diff(q, "iou", 4)]
+                           if q else ["missing"] * 4))
         ref = a1[0]["reference"] if a1 else "?"
-        out.append(f"\n### Loss ablation: random occlusion, {images(a1)} test faces (`ablation_losses`)\n")
-        out.append(table(["UpsampleNet trained with", "PSNR (dB)", f"ΔPSNR vs {ref}", "SSIM",
-                          f"ΔSSIM vs {ref}", "NRMSE (x100)", "IoU"], body))
+        out.append(f"\n### Loss ablation: random occlusion, {images(a1)} test faces (`ablation_losses`); "
+                   f"Δ: paired against `{ref}`\n")
+        out.append(table(["UpsampleNet trained with", "PSNR (dB)", "ΔPSNR", "SSIM", "ΔSSIM",
+                          "NRMSE (x100)", "ΔNRMSE", "IoU", "ΔIoU"], body))
 
     for e, title, prefix in (("occlusion_position", "Occlusion position (Fig. 8)", "position-"),
                              ("occlusion_size", "Occlusion size (Figs. 9-10)", "size-")):
