@@ -48,7 +48,7 @@ py="$venv/bin/python"
 
 echo "building ofhnet (release, burn-flex)" >&2
 cargo build --release -q
-flex_bin=target/release/ofhnet
+flex_bin="${CARGO_TARGET_DIR:-target}/release/ofhnet"
 impls=("flex")
 tch_bin=""
 if [ "$use_tch" = 1 ] || [ "$gpu" = 1 ]; then
