@@ -1140,8 +1140,10 @@ impl Store {
             .map(usize::from)
             .unwrap_or(1)
             .clamp(1, 4);
-        let parts = if groups.len() < 64 { 1 } else { threads };
-        let chunk = groups.len().div_ceil(parts).max(1);
+        if groups.len() < 64 || threads == 1 {
+            return self.metric_rows_serial(groups);
+        }
+        let chunk = groups.len().div_ceil(threads);
         let read: Vec<Result<Vec<Vec<MetricRow>>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = groups
                 .chunks(chunk)

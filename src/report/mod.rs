@@ -320,7 +320,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     let groups_stored = store.metric_groups(experiment)?;
     let with_bicubic_rows: std::collections::HashSet<&str> = groups_stored
         .iter()
-        .filter(|g| g.method == IN_BICUBIC && g.rows > 0)
+        .filter(|g| g.method == IN_BICUBIC)
         .map(|g| g.run_key.as_str())
         .collect();
     // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
@@ -394,16 +394,13 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     // Metric rows: each entity takes, per protocol, the rows of one run per seed (the group's
     // IN+bicubic rows come from the first member run that has them). The choice is made on the
     // stored evaluations; only the chosen ones are read.
-    let stored: std::collections::HashSet<(&str, &str, &str)> = groups_stored
-        .iter()
-        .map(|g| (g.run_key.as_str(), g.protocol.as_str(), g.method.as_str()))
-        .collect();
     let seed_of: HashMap<&str, i64> = runs
         .iter()
         .map(|r| (r.row.key.as_str(), r.row.seed))
         .collect();
-    // (entity label, seed, protocol) -> chosen run key; `groups_stored` is in run order.
-    let mut chosen: HashMap<(String, i64, String), String> = HashMap::new();
+    // (entity label, seed, protocol) -> the chosen evaluation (run key, method); `groups_stored`
+    // is in run order, so the first run wins.
+    let mut chosen: HashMap<(String, i64, String), (&str, &str)> = HashMap::new();
     for g in &groups_stored {
         let Some(label) = source.get(&(g.run_key.clone(), g.method.clone())) else {
             continue;
@@ -411,28 +408,13 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
         let seed = seed_of.get(g.run_key.as_str()).copied().unwrap_or(0);
         chosen
             .entry((label.clone(), seed, g.protocol.clone()))
-            .or_insert_with(|| g.run_key.clone());
+            .or_insert((g.run_key.as_str(), g.method.as_str()));
     }
-    let mut picks: Vec<(&(String, i64, String), &String, String)> = Vec::new();
-    let mut sorted: Vec<(&(String, i64, String), &String)> = chosen.iter().collect();
-    sorted.sort();
-    for (cell, run) in sorted {
-        let (label, _, protocol) = cell;
-        let method = if source.get(&(run.clone(), IN_BICUBIC.to_string())) == Some(label) {
-            IN_BICUBIC.to_string()
-        } else {
-            runs.iter()
-                .find(|r| &r.row.key == run)
-                .map(|r| r.method.clone())
-                .unwrap_or_default()
-        };
-        if stored.contains(&(run.as_str(), protocol.as_str(), method.as_str())) {
-            picks.push((cell, run, method));
-        }
-    }
+    let mut picks: Vec<_> = chosen.iter().collect();
+    picks.sort();
     let wanted_rows: Vec<(&str, &str, &str)> = picks
         .iter()
-        .map(|((_, _, protocol), run, method)| (run.as_str(), protocol.as_str(), method.as_str()))
+        .map(|((_, _, protocol), (run, method))| (*run, protocol.as_str(), *method))
         .collect();
     let read = store.metric_rows(&wanted_rows)?;
     let total: usize = read.iter().map(Vec::len).sum();
@@ -447,7 +429,7 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
     let mut ssim_y = Vec::with_capacity(total);
     let mut nrmse = Vec::with_capacity(total);
     let mut iou = Vec::with_capacity(total);
-    for (((label, seed, protocol), _, _), rows) in picks.iter().zip(read) {
+    for (((label, seed, protocol), _), rows) in picks.iter().zip(read) {
         for m in rows {
             c_entity.push(label.clone());
             c_seed.push(*seed);
