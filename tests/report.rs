@@ -508,6 +508,40 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
     let page = std::fs::read_to_string(public.join("index.html")).expect("page");
     assert!(page.contains("--no-face-images") && !page.contains("grids/"));
 
+    // The same store and options give the same numbers, to the last digit, on every run.
+    let again = tmp.path().join("again");
+    let rep = ofhnet()
+        .args([
+            "report",
+            "rep",
+            "--resamples",
+            "500",
+            "--no-face-images",
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .expect("ofhnet report again");
+    assert!(rep.status.success());
+    let mut compared = 0;
+    for entry in std::fs::read_dir(out.join("tables")).expect("tables") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            let name = path.file_name().expect("name");
+            let first = std::fs::read(&path).expect("first");
+            let second = std::fs::read(again.join("tables").join(name)).expect("second");
+            assert!(
+                first == second,
+                "{} differs between two reports",
+                path.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "{compared} csv tables compared");
+
     // Headless Chromium: every picture decodes, the tables are there, and the screenshot shows
     // the table headers and the charts' colours.
     let Some(_) = chromium() else {

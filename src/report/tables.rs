@@ -258,7 +258,12 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
     }
     let mut jobs: Vec<Vec<f64>> = Vec::new();
     let mut pending_rows: Vec<(usize, String, Vec<Pending>)> = Vec::new();
-    for i in 0..over_seeds.height() {
+    // In a fixed order (polars' group order varies from run to run): each interval's f32 product
+    // depends slightly on its column's place in a block, and a report must not change between
+    // two runs over the same store.
+    let mut order: Vec<usize> = (0..over_seeds.height()).collect();
+    order.sort_by(|&a, &b| (&o_entity[a], &o_protocol[a]).cmp(&(&o_entity[b], &o_protocol[b])));
+    for i in order {
         let Some(&entity) = entity_index.get(o_entity[i].as_str()) else {
             continue;
         };
