@@ -27,8 +27,9 @@ pub enum Error {
         expected: String,
     },
 
-    /// A text file (annotation list, CSV, YAML) has a malformed line.
-    #[error("{path}:{line}: {message}")]
+    /// A text file (annotation list, CSV, YAML) has a malformed line; `line` 0 means the
+    /// fault has no line of its own (it is then not printed).
+    #[error("{}{}: {message}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
     Parse {
         path: PathBuf,
         line: usize,
@@ -77,15 +78,34 @@ pub enum Error {
 
     /// A loss became NaN or infinite during training.
     #[error(
-        "{stage}: the {term} loss is {value} at step {step}; lower the learning rate or check \
-         the data (the last checkpoint is kept)"
+        "loss became {value} at step {step} ({term}) in {stage}; lower the learning rate or \
+         check the data. {kept}"
     )]
     NonFiniteLoss {
         stage: String,
         term: String,
+        /// The 1-based step whose loss it was.
         step: usize,
         value: f64,
+        /// What was kept: the last good checkpoint, or that there is none.
+        kept: String,
     },
+
+    /// The run store could not be reached for longer than the worker waits for it.
+    #[error(
+        "run store {store}: unreachable for {seconds:.0} s ({message}); giving up. A run this \
+         worker held goes back to the queue once the store is back (the next worker on this host \
+         requeues it at once, any other after --stale-after)"
+    )]
+    StoreUnreachable {
+        store: String,
+        seconds: f64,
+        message: String,
+    },
+
+    /// Work stopped on request (SIGINT, SIGTERM) or because the run store was lost.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 
     /// The run store (SQLite or PostgreSQL) refused or failed an operation.
     #[error("run store: {what}: {message}")]

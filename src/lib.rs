@@ -24,6 +24,7 @@ pub mod device;
 pub mod error;
 pub mod evaluate;
 pub mod harness;
+pub mod interrupt;
 pub mod losses;
 pub mod methods;
 pub mod metrics;

@@ -14,5 +14,6 @@ mod paper;
 mod queue;
 mod report;
 mod resize;
+mod runstore;
 mod synth;
 mod train;

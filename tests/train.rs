@@ -35,7 +35,7 @@ fn quick_config() -> OfhnetConfig {
 }
 
 /// Trains `config` on the shared synthetic faces into `out`.
-fn try_run(
+pub(crate) fn try_run(
     config: &OfhnetConfig,
     out: &std::path::Path,
     resume: bool,
@@ -52,6 +52,7 @@ fn try_run(
             inpaint_from: None,
             stop_after,
             stage1_only: false,
+            cancel: Default::default(),
         },
         &Device::flex(),
         &ProgressBar::hidden(),

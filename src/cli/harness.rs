@@ -1,4 +1,5 @@
-//! The harness commands: `run`, `enqueue`, `worker`, `status`, `retry`, `show` and `slurm`.
+//! The harness commands: `run`, `enqueue`, `worker`, `status`, `retry`, `show`, `diff` and
+//! `slurm`.
 //! Each takes `--db` (an SQLite file, the default `results/ofhnet.sqlite`, or a
 //! `postgres://` URL).
 
@@ -9,9 +10,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::harness::experiment::{self, Experiment};
-use crate::harness::store::{self, DEFAULT_DB, RunRow, Store};
+use crate::harness::store::{self, DEFAULT_DB, EnqueueReport, RunRow, Store, Versions};
 use crate::harness::sweep::{self, RunSpec};
-use crate::harness::worker::{WorkerOptions, work, worker_info};
+use crate::harness::worker::{WorkerOptions, restart_run, work, worker_info};
 
 use super::progress_bar;
 
@@ -25,7 +26,8 @@ pub struct DbArgs {
 
 impl DbArgs {
     pub fn open(&self) -> anyhow::Result<Store> {
-        Store::open(&self.db).with_context(|| format!("opening the run store `{}`", self.db))
+        // The store's own error names the file or host (without a password).
+        Store::open(&self.db).context("--db")
     }
 }
 
@@ -76,7 +78,12 @@ impl ExperimentArgs {
             let Some((path, text)) = s.split_once('=') else {
                 bail!("--set `{s}`: expected PATH=VALUE");
             };
-            let v: serde_json::Value = serde_yaml::from_str(text)
+            let yaml: serde_yaml::Value = serde_yaml::from_str(text)
+                .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
+            if let Some(v) = yaml.as_f64().filter(|v| !v.is_finite()) {
+                bail!("--set `{s}`: {}: {v} is not a finite number", path.trim());
+            }
+            let v: serde_json::Value = serde_json::to_value(&yaml)
                 .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
             override_field(&mut value, path.trim(), v, &format!("--set `{s}`"))?;
         }
@@ -244,6 +251,9 @@ pub struct WorkerArgs {
 pub struct StatusArgs {
     /// An experiment name: list its runs (default: a summary of every experiment).
     pub experiment: Option<String>,
+    /// Also the runs of the experiment's older definitions (history), with their versions.
+    #[arg(long)]
+    pub all_versions: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -256,6 +266,10 @@ pub struct RetryArgs {
     /// Put the failed runs back in the queue.
     #[arg(long)]
     pub failed: bool,
+    /// Start this run's unfinished stage again from its first step (a corrupt checkpoint): its
+    /// checkpoints are moved aside, not deleted. A key, key prefix or EXP/NAME; repeatable.
+    #[arg(long, value_name = "RUN")]
+    pub restart: Vec<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -263,8 +277,20 @@ pub struct RetryArgs {
 /// `ofhnet show`
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// A run key (or its first 4+ characters) or EXPERIMENT/RUN-NAME.
+    /// A run key (or its first 4+ characters), EXPERIMENT/RUN-NAME (the current definition's
+    /// run) or EXPERIMENT/RUN-NAME@vN (version N's).
     pub run: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// `ofhnet diff`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first run: a key, a key prefix, EXPERIMENT/NAME or EXPERIMENT/NAME@vN.
+    pub a: String,
+    /// The second run.
+    pub b: String,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -293,6 +319,10 @@ pub struct SlurmArgs {
 fn check_runs(exp: &Experiment, file: &Path) -> anyhow::Result<Vec<RunSpec>> {
     let runs = sweep::expand(exp).with_context(|| format!("expanding {}", file.display()))?;
     for r in &runs {
+        // A swept value is checked with the experiment's own field names.
+        r.config
+            .validate(file)
+            .with_context(|| format!("run `{}`", r.name))?;
         let mut config = r.config.ofhnet_config(r.seed);
         // A semantic loss without a named network gets one trained from `landmarks.loss`.
         if let Some(block) = config.losses.semantic.as_mut()
@@ -322,14 +352,56 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<()> {
     let store = args.db.open()?;
     let report = store.enqueue(&exp, &args.experiment.source(), &runs)?;
     println!(
-        "{}: {} runs, {} added, {} already in {}",
+        "{}: {} runs, {} added, {} already in {} (version {}{})",
         exp.name,
         runs.len(),
         report.added.len(),
         report.existing.len(),
-        store.url()
+        store.shown(),
+        report.version,
+        if report.new_version && report.version > 1 {
+            ", a new definition"
+        } else {
+            ""
+        }
     );
+    print_enqueue_changes(&report);
     Ok(())
+}
+
+/// Which runs an enqueue added, what each changed against the run it replaces, and which runs
+/// of the previous definition it left out.
+fn print_enqueue_changes(report: &EnqueueReport) {
+    if report.version <= 1 {
+        return;
+    }
+    for a in &report.added {
+        match &a.replaces {
+            Some((old, changes)) => {
+                let what: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{}: {} -> {}", c.path, c.old, c.new))
+                    .collect();
+                println!(
+                    "  new  {} ({}) replaces {}: {}",
+                    a.name,
+                    a.key,
+                    old,
+                    if what.is_empty() {
+                        "no field changed (a new key for the same configuration: the key's \
+                         canonical form changed with an ofhnet upgrade)"
+                            .to_string()
+                    } else {
+                        what.join(", ")
+                    }
+                );
+            }
+            None => println!("  new  {} ({})", a.name, a.key),
+        }
+    }
+    for name in &report.retired {
+        println!("  left out of this version (kept as history): {name}");
+    }
 }
 
 /// `ofhnet run`
@@ -340,11 +412,14 @@ pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> 
     let store = args.db.open()?;
     let report = store.enqueue(&exp, &args.experiment.source(), &runs)?;
     eprintln!(
-        "{}: {} runs ({} new)",
+        "{}: {} runs ({} new, version {})",
         exp.name,
         runs.len(),
-        report.added.len()
+        report.added.len(),
+        report.version
     );
+    print_enqueue_changes(&report);
+    crate::interrupt::install_signal_handlers()?;
     let start = Instant::now();
     let info = worker_info(device_name);
     let options = args.worker.options(Some(exp.name.clone()))?;
@@ -355,8 +430,11 @@ pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> 
         summary.failed.len(),
         start.elapsed().as_secs_f64()
     );
-    print_experiment(&store, &exp.name)?;
-    let counts = store.counts(Some(&exp.name))?;
+    if let Some((name, why)) = &summary.interrupted {
+        bail!("stopped by {why}: `{name}` is back in the queue; `ofhnet run` again continues it");
+    }
+    print_experiment(&store, &exp.name, Versions::Current)?;
+    let counts = store.counts(Some(&exp.name), Versions::Current)?;
     if counts.failed > 0 {
         bail!(
             "{} of {} runs failed (`ofhnet show EXPERIMENT/RUN` for the error, `ofhnet retry {} \
@@ -380,8 +458,15 @@ pub fn worker(
     let mut options = args.flags.options(args.experiment.clone())?;
     options.max_runs = if args.once { Some(1) } else { args.max_runs };
     options.wait = args.wait;
-    eprintln!("worker {} on {} ({})", info.id, store.url(), device_name);
+    eprintln!("worker {} on {} ({})", info.id, store.shown(), device_name);
+    crate::interrupt::install_signal_handlers()?;
     let summary = work(&store, &info, device, &options)?;
+    if let Some((name, why)) = &summary.interrupted {
+        eprintln!(
+            "worker {}: stopped by {why}; `{name}` is back in the queue",
+            info.id
+        );
+    }
     eprintln!(
         "worker {}: {} done, {} failed",
         info.id,
@@ -399,19 +484,30 @@ fn duration(r: &RunRow) -> String {
     }
 }
 
-fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
-    let runs = store.runs(Some(name))?;
+fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Result<()> {
+    let runs = store.runs(Some(name), versions)?;
     if runs.is_empty() {
-        bail!("no experiment `{name}` in {}", store.url());
+        bail!("no experiment `{name}` in {}", store.shown());
     }
-    let c = store.counts(Some(name))?;
+    let current = store.experiment_version(name)?;
+    let c = store.counts(Some(name), versions)?;
     println!(
-        "{name}: {} runs: {} done, {} running, {} queued, {} failed",
+        "{name} (version {current}{}): {} runs: {} done, {} running, {} queued, {} failed{}",
+        if versions == Versions::All {
+            ", with the history"
+        } else {
+            ""
+        },
         c.total(),
         c.done,
         c.running,
         c.queued,
-        c.failed
+        c.failed,
+        if c.superseded > 0 {
+            format!(", {} superseded", c.superseded)
+        } else {
+            String::new()
+        }
     );
     for (kind, n) in store.shared_counts(name)? {
         let what = match kind.as_str() {
@@ -422,9 +518,16 @@ fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
         println!("  {n} {what}");
     }
     let width = runs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    let all = versions == Versions::All;
     println!(
-        "  {:<width$}  {:<8} {:>3}  {:>14}  {:>8} {:>7}  key",
-        "run", "status", "try", "time", "PSNR", "SSIM"
+        "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  key",
+        if all { "ver  " } else { "" },
+        "run",
+        "status",
+        "try",
+        "time",
+        "PSNR",
+        "SSIM"
     );
     for r in &runs {
         let means = store.metric_means(&r.key)?;
@@ -441,7 +544,12 @@ fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "  {:<width$}  {:<8} {:>3}  {:>14}  {:>8} {:>7}  {}",
+            "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  {}",
+            if all {
+                format!("{:<5}", format!("v{}", r.last_version))
+            } else {
+                String::new()
+            },
             r.name,
             r.status,
             r.attempts,
@@ -465,16 +573,30 @@ fn print_experiment(store: &Store, name: &str) -> anyhow::Result<()> {
 pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let store = args.db.open()?;
     match &args.experiment {
-        Some(name) => print_experiment(&store, name),
+        Some(name) => print_experiment(
+            &store,
+            name,
+            if args.all_versions {
+                Versions::All
+            } else {
+                Versions::Current
+            },
+        ),
         None => {
             let experiments = store.experiments()?;
             if experiments.is_empty() {
-                println!("no experiments in {}", store.url());
+                println!("no experiments in {}", store.shown());
             }
             for (name, file) in experiments {
-                let c = store.counts(Some(&name))?;
+                let versions = if args.all_versions {
+                    Versions::All
+                } else {
+                    Versions::Current
+                };
+                let c = store.counts(Some(&name), versions)?;
                 println!(
-                    "{name} ({file}): {} runs: {} done, {} running, {} queued, {} failed",
+                    "{name} ({file}, version {}): {} runs: {} done, {} running, {} queued, {} failed",
+                    store.experiment_version(&name)?,
                     c.total(),
                     c.done,
                     c.running,
@@ -489,13 +611,34 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
 
 /// `ofhnet retry`
 pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
-    if !args.failed {
+    if !args.failed && args.restart.is_empty() {
         bail!(
-            "say which runs to retry: `ofhnet retry {} --failed`",
+            "say which runs to retry: `ofhnet retry {} --failed` or `--restart RUN`",
             args.experiment
         );
     }
     let store = args.db.open()?;
+    for what in &args.restart {
+        let run = store.find_run(what)?;
+        if run.experiment != args.experiment {
+            bail!(
+                "--restart {what}: the run belongs to `{}`, not `{}`",
+                run.experiment,
+                args.experiment
+            );
+        }
+        let moved = restart_run(&store, &run)?;
+        println!(
+            "{}/{}: back in the queue; its unfinished stages start from step 0",
+            run.experiment, run.name
+        );
+        for (from, to) in moved {
+            println!("  moved {} -> {}", from.display(), to.display());
+        }
+    }
+    if !args.failed {
+        return Ok(());
+    }
     let names = store.retry_failed(&args.experiment)?;
     println!(
         "{}: {} failed runs back in the queue{}",
@@ -516,6 +659,7 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     let r = store.find_run(&args.run)?;
     println!("run        {}/{}", r.experiment, r.name);
     println!("key        {}", r.key);
+    println!("version    {}", version_line(&store, &r)?);
     println!("status     {} (attempts {})", r.status, r.attempts);
     println!("seed       {}", r.seed);
     println!("swept      {}", r.swept);
@@ -580,6 +724,59 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         }
     }
     println!("config     {}", r.config);
+    Ok(())
+}
+
+/// Which versions of its experiment's definition a run belongs to, and which is current.
+fn version_line(store: &Store, r: &RunRow) -> anyhow::Result<String> {
+    let current = store.experiment_version(&r.experiment)?;
+    let versions: Vec<String> = store
+        .run_versions(&r.key)?
+        .iter()
+        .map(|(v, _)| format!("v{v}"))
+        .collect();
+    Ok(format!(
+        "in {} of `{}` (current: v{current}{})",
+        if versions.is_empty() {
+            "no version".to_string()
+        } else {
+            versions.join(", ")
+        },
+        r.experiment,
+        if r.last_version == current {
+            ""
+        } else {
+            "; this run is history"
+        }
+    ))
+}
+
+/// `ofhnet diff`: the configuration fields that differ between two runs, one per line on
+/// standard output (which runs and versions on standard error).
+pub fn diff(args: &DiffArgs) -> anyhow::Result<()> {
+    let store = args.db.open()?;
+    let a = store.find_run(&args.a)?;
+    let b = store.find_run(&args.b)?;
+    for (label, r) in [("a", &a), ("b", &b)] {
+        eprintln!(
+            "{label}: {}/{} ({}), {}",
+            r.experiment,
+            r.name,
+            r.key,
+            version_line(&store, r)?
+        );
+    }
+    let parse = |r: &RunRow| -> anyhow::Result<serde_json::Value> {
+        serde_json::from_str(&r.config)
+            .with_context(|| format!("run {}: its stored config is not JSON", r.key))
+    };
+    let changes = sweep::config_diff(&parse(&a)?, &parse(&b)?);
+    if changes.is_empty() {
+        eprintln!("the two runs have the same configuration");
+    }
+    for c in changes {
+        println!("{}: {} -> {}", c.path, c.old, c.new);
+    }
     Ok(())
 }
 

@@ -60,6 +60,8 @@ pub enum Command {
     Retry(harness::RetryArgs),
     /// Everything stored about one run: provenance, stages, metric means, config.
     Show(harness::ShowArgs),
+    /// The configuration fields that differ between two runs.
+    Diff(harness::DiffArgs),
     /// Write an sbatch job-array script whose tasks are workers on a shared store.
     Slurm(harness::SlurmArgs),
     /// Tables, charts, image grids and an HTML page of an experiment, from the run store.
@@ -98,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => harness::status(args),
         Command::Retry(args) => harness::retry(args),
         Command::Show(args) => harness::show(args),
+        Command::Diff(args) => harness::diff(args),
         Command::Slurm(args) => harness::slurm(args, &cli.device_spec()?.to_string()),
         Command::Report(args) => report::run(args),
         Command::Bench(cmd) => bench::run(cmd, cli.device_spec()?),

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::harness::DbArgs;
 use crate::metrics::bootstrap::BootstrapConfig;
-use crate::report::{ReportOptions, load, write};
+use crate::report::{ReportOptions, write};
 
 /// `ofhnet report`
 #[derive(Debug, Args)]
@@ -26,6 +26,9 @@ pub struct ReportArgs {
     /// experiment's `reference`, else the first row].
     #[arg(long)]
     pub reference: Option<String>,
+    /// Also the runs of the experiment's older definitions, each row labelled with its version.
+    #[arg(long)]
+    pub all_versions: bool,
     /// Bootstrap resamples per interval.
     #[arg(long, default_value_t = crate::metrics::bootstrap::DEFAULT_RESAMPLES)]
     pub resamples: usize,
@@ -38,8 +41,18 @@ pub struct ReportArgs {
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let store = args.db.open()?;
-    let data = load(&store, &args.experiment, args.reference.as_deref())
-        .with_context(|| format!("reading experiment `{}`", args.experiment))?;
+    let versions = if args.all_versions {
+        crate::harness::store::Versions::All
+    } else {
+        crate::harness::store::Versions::Current
+    };
+    let data = crate::report::load_versions(
+        &store,
+        &args.experiment,
+        args.reference.as_deref(),
+        versions,
+    )
+    .with_context(|| format!("reading experiment `{}`", args.experiment))?;
     let out = args
         .out
         .clone()

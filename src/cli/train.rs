@@ -129,6 +129,7 @@ pub fn run(args: &TrainArgs, device_spec: crate::device::DeviceSpec) -> anyhow::
         inpaint_from: args.inpaint_from.clone(),
         stop_after: None,
         stage1_only: false,
+        cancel: Default::default(),
     };
     let bar = progress_bar(0, "training");
     let start = Instant::now();

@@ -323,11 +323,170 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
-/// Parses an experiment from YAML text; `path` names the file in errors.
+/// Parses an experiment from YAML text; `path` names the file in errors. A value that is not
+/// a finite number (`.nan`, `.inf`) and every other invalid value is reported with its own
+/// dotted field and the line of its key.
 pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
+    let document: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| Error::yaml(path, &e))?;
+    if let Some((field, value)) = first_non_finite(&document, &mut Vec::new()) {
+        return Err(located(
+            text,
+            path,
+            &field,
+            format!("{}: {value} is not a finite number", display_field(&field)),
+        ));
+    }
     let experiment: Experiment = serde_yaml::from_str(text).map_err(|e| Error::yaml(path, &e))?;
-    experiment.validate(path)?;
+    experiment
+        .check()
+        .map_err(|(field, message)| located(text, path, &field, message))?;
     Ok(experiment)
+}
+
+/// A field's segments as a dotted path (a sweep axis, itself dotted, in brackets).
+fn display_field(field: &[String]) -> String {
+    let mut out = String::new();
+    for part in field {
+        if part.contains('.') || part.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// The first float in a YAML document that is NaN or infinite, and where it is.
+fn first_non_finite(
+    value: &serde_yaml::Value,
+    at: &mut Vec<String>,
+) -> Option<(Vec<String>, String)> {
+    match value {
+        serde_yaml::Value::Number(n) => n
+            .as_f64()
+            .filter(|v| !v.is_finite())
+            .map(|v| (at.clone(), format!("{v}"))),
+        serde_yaml::Value::Mapping(m) => m.iter().find_map(|(k, v)| {
+            at.push(match k {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            });
+            let found = first_non_finite(v, at);
+            at.pop();
+            found
+        }),
+        serde_yaml::Value::Sequence(items) => items.iter().enumerate().find_map(|(i, v)| {
+            at.push(i.to_string());
+            let found = first_non_finite(v, at);
+            at.pop();
+            found
+        }),
+        serde_yaml::Value::Tagged(t) => first_non_finite(&t.value, at),
+        _ => None,
+    }
+}
+
+/// An error at the line of `field`'s key in `text`, or without a line when it cannot be found
+/// (never a made-up one).
+fn located(text: &str, path: &Path, field: &[String], message: String) -> Error {
+    match locate(text, field) {
+        Some((line, column)) => Error::Yaml {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        },
+        None => Error::Parse {
+            path: path.to_path_buf(),
+            line: 0,
+            message,
+        },
+    }
+}
+
+/// The 1-based line and column of the key at `field` (mapping keys; a sequence index points
+/// at its parent key) in a YAML text, following block mappings by indentation and flow
+/// mappings (`stage2: {lr: 1}`) within a line. `None` when the key is not written out (a
+/// default, an anchor) or the layout is beyond this simple reader.
+pub fn locate(text: &str, field: &[String]) -> Option<(usize, usize)> {
+    let keys: Vec<&str> = field
+        .iter()
+        .map(String::as_str)
+        .filter(|k| k.parse::<usize>().is_err())
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let key_at = |line: &str, from: usize, key: &str| -> Option<usize> {
+        let mut start = from;
+        while let Some(i) = line.get(start..)?.find(key) {
+            let at = start + i;
+            let before = line[..at].chars().last();
+            let after = line[at + key.len()..].trim_start_matches(['"', '\'']);
+            let quoted_ok = before.is_none_or(|c| !c.is_alphanumeric() && c != '_' && c != '.');
+            if quoted_ok && after.trim_start().starts_with(':') {
+                return Some(at);
+            }
+            start = at + key.len();
+        }
+        None
+    };
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = match raw.find(" #") {
+            Some(i) => &raw[..i],
+            None if raw.trim_start().starts_with('#') => "",
+            None => raw,
+        };
+        if line.trim().is_empty() || line.trim_start().starts_with("- ") {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        let Some(colon) = body.find(':') else {
+            continue;
+        };
+        let key = body[..colon].trim().trim_matches(['"', '\'']).to_string();
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        stack.push((indent, key));
+        let depth = stack.len();
+        let matches_prefix =
+            depth <= keys.len() && stack.iter().zip(&keys).all(|((_, a), b)| a == b);
+        if !matches_prefix {
+            continue;
+        }
+        if depth == keys.len() {
+            return Some((n + 1, indent + 1));
+        }
+        // The rest of the path inside a flow mapping on this line.
+        let mut pos = indent + colon + 1;
+        let mut found = None;
+        for key in &keys[depth..] {
+            match key_at(line, pos, key) {
+                Some(at) => {
+                    found = Some(at);
+                    pos = at + key.len();
+                }
+                None => {
+                    found = None;
+                    break;
+                }
+            }
+        }
+        if let Some(at) = found {
+            return Some((n + 1, at + 1));
+        }
+    }
+    None
 }
 
 /// Reads and parses an experiment file.
@@ -337,60 +496,133 @@ pub fn load(path: &Path) -> Result<Experiment> {
 }
 
 impl Experiment {
-    /// Checks what serde cannot: names, seeds, sweep axes.
+    /// Checks what serde cannot: names, seeds, sweep axes, numbers in range. `path` names the
+    /// file; the error has no line (the values may come from overrides).
     pub fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |message: String| Error::Parse {
+        self.check().map_err(|(_, message)| Error::Parse {
             path: path.to_path_buf(),
             line: 0,
             message,
-        };
+        })
+    }
+
+    /// What [`Experiment::validate`] checks, with the offending field's path.
+    pub fn check(&self) -> std::result::Result<(), (Vec<String>, String)> {
+        let field = |p: &str| -> Vec<String> { p.split('.').map(String::from).collect() };
+        let bad = |p: &str, message: String| Err((field(p), message));
         let name_ok = !self.name.is_empty()
             && self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !name_ok {
-            return Err(bad(format!(
-                "name `{}`: use letters, digits, `-`, `_` and `.` (it names a folder)",
-                self.name
-            )));
+            return bad(
+                "name",
+                format!(
+                    "name `{}`: use letters, digits, `-`, `_` and `.` (it names a folder)",
+                    self.name
+                ),
+            );
         }
         if self.seeds.is_empty() {
-            return Err(bad("seeds: give at least one seed".into()));
+            return bad("seeds", "seeds: give at least one seed".into());
         }
         if let Some(source) = &self.data.source
             && source.celeba_train.is_some()
             && source.celeba.is_none()
         {
-            return Err(bad(
+            return bad(
+                "data.source.celeba_train",
                 "data.source.celeba_train: give the roots to split in `celeba` as well".into(),
-            ));
+            );
         }
         if let Some(source) = &self.data.source
             && source.synth.is_some() == source.celeba.is_some()
         {
-            return Err(bad(
+            return bad(
+                "data.source",
                 "data.source: give exactly one of `synth: {count: N}` and `celeba: [ROOT, ...]`"
                     .into(),
-            ));
+            );
         }
-        self.data
-            .split
-            .parse::<crate::data::dataset::SplitRule>()
-            .map_err(|e| bad(format!("data.split: {e}")))?;
-        for (axis, values) in self.sweep.grid.iter().chain(&self.sweep.zip) {
-            if values.is_empty() {
-                return Err(bad(format!("sweep: axis `{axis}` has no values")));
+        if let Err(e) = self.data.split.parse::<crate::data::dataset::SplitRule>() {
+            return bad("data.split", format!("data.split: {e}"));
+        }
+        for (name, stage) in [
+            ("stage1", &self.stages.stage1),
+            ("stage2", &self.stages.stage2),
+        ] {
+            for (key, v) in [
+                ("lr", stage.lr),
+                ("lr_discriminator", stage.lr_discriminator),
+                ("epochs", stage.epochs),
+            ] {
+                if !(v.is_finite() && v > 0.0) {
+                    let p = format!("stages.{name}.{key}");
+                    return bad(&p, format!("{p}: must be a positive number, not {v}"));
+                }
             }
-            if axis == "seeds" || axis.starts_with("sweep") || axis == "name" {
-                return Err(bad(format!("sweep: `{axis}` cannot be swept")));
+            for (key, v) in [
+                ("batch_size", Some(stage.batch_size)),
+                ("checkpoint_every", Some(stage.checkpoint_every)),
+                ("log_every", Some(stage.log_every)),
+                ("steps", stage.steps),
+            ] {
+                if v == Some(0) {
+                    let p = format!("stages.{name}.{key}");
+                    return bad(&p, format!("{p}: must be at least 1"));
+                }
+            }
+        }
+        let weights = [
+            (
+                "inpaint_l2",
+                self.losses.inpaint_l2.as_ref().map(|b| b.weight),
+            ),
+            ("l2", self.losses.l2.as_ref().map(|b| b.weight)),
+            (
+                "adversarial",
+                self.losses.adversarial.as_ref().map(|b| b.weight),
+            ),
+            ("semantic", self.losses.semantic.as_ref().map(|b| b.weight)),
+        ];
+        for (key, w) in weights {
+            if let Some(w) = w
+                && !(w.is_finite() && w >= 0.0)
+            {
+                let p = format!("losses.{key}.weight");
+                return bad(&p, format!("{p}: must be a non-negative number, not {w}"));
+            }
+        }
+        if self.evaluation.batch_size == 0 {
+            return bad(
+                "evaluation.batch_size",
+                "evaluation.batch_size: must be at least 1".into(),
+            );
+        }
+        if self.evaluation.limit == Some(0) {
+            return bad(
+                "evaluation.limit",
+                "evaluation.limit: must be at least 1".into(),
+            );
+        }
+        for (kind, axes) in [("grid", &self.sweep.grid), ("zip", &self.sweep.zip)] {
+            for (axis, values) in axes {
+                let at = vec!["sweep".to_string(), kind.to_string(), axis.clone()];
+                if values.is_empty() {
+                    return Err((at, format!("sweep: axis `{axis}` has no values")));
+                }
+                if axis == "seeds" || axis.starts_with("sweep") || axis == "name" {
+                    return Err((at, format!("sweep: `{axis}` cannot be swept")));
+                }
             }
         }
         let lengths: Vec<usize> = self.sweep.zip.values().map(Vec::len).collect();
         if lengths.windows(2).any(|w| w[0] != w[1]) {
-            return Err(bad(format!(
-                "sweep.zip: every axis needs the same number of values, found {lengths:?}"
-            )));
+            return bad(
+                "sweep.zip",
+                format!("sweep.zip: every axis needs the same number of values, found {lengths:?}"),
+            );
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::experiment::Experiment;
+use super::store::FieldChange;
 use crate::{Error, Result};
 
 /// One run of an experiment.
@@ -186,11 +187,15 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// JSON with object keys sorted at every level, so equal configurations hash equally.
+/// The canonical form of a configuration, which its key hashes: object keys sorted at every
+/// level, and unset options (`null`) left out. Leaving them out is what lets the schema grow: a
+/// new optional field is `null` in every existing run and so changes no existing key. (A new
+/// field that is not optional would change every key; the pinned keys of
+/// experiments/paper/table1.yaml in the tests catch that.)
 pub fn canonical(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
+            let mut keys: Vec<&String> = map.keys().filter(|k| !map[*k].is_null()).collect();
             keys.sort();
             Value::Object(
                 keys.into_iter()
@@ -208,4 +213,47 @@ pub fn run_key(config: &Value) -> String {
     let text = canonical(config).to_string();
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fields whose values differ between two configurations, as dotted paths in sorted
+/// order (an unset option and an absent field are the same, as in the key).
+pub fn config_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&path, v, out);
+                }
+            }
+            Value::Null => {}
+            other => out.push((prefix.to_string(), other.clone())),
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    flatten("", &canonical(old), &mut a);
+    flatten("", &canonical(new), &mut b);
+    let a: std::collections::BTreeMap<String, Value> = a.into_iter().collect();
+    let b: std::collections::BTreeMap<String, Value> = b.into_iter().collect();
+    let mut paths: Vec<&String> = a.keys().chain(b.keys()).collect();
+    paths.sort();
+    paths.dedup();
+    let show = |v: Option<&Value>| match v {
+        None => "-".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    paths
+        .into_iter()
+        .filter(|p| a.get(*p) != b.get(*p))
+        .map(|p| FieldChange {
+            path: p.clone(),
+            old: show(a.get(p)),
+            new: show(b.get(p)),
+        })
+        .collect()
 }

@@ -25,6 +25,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use burn::tensor::Device;
 use indicatif::ProgressBar;
 
 use super::experiment::{DataSpec, Experiment};
-use super::store::{RunRow, SharedClaim, StageRow, Store, WorkerInfo, status};
+use super::store::{self, RunRow, SharedClaim, StageRow, Store, Versions, WorkerInfo, status};
 use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
@@ -71,6 +72,8 @@ pub struct WorkerOptions {
     pub results: PathBuf,
     /// Progress bars (on a terminal) or none.
     pub progress: fn(u64, &'static str) -> ProgressBar,
+    /// Stops the run in progress between two steps (set by a signal, or by a lost store).
+    pub cancel: crate::interrupt::Cancel,
 }
 
 impl Default for WorkerOptions {
@@ -84,6 +87,7 @@ impl Default for WorkerOptions {
             wait: false,
             results: PathBuf::from("results"),
             progress: |_, _| ProgressBar::hidden(),
+            cancel: crate::interrupt::Cancel::new(),
         }
     }
 }
@@ -96,6 +100,8 @@ pub struct WorkSummary {
     pub failed: Vec<(String, String)>,
     /// Runs this worker found stale and put back in the queue.
     pub requeued: Vec<String>,
+    /// The run this worker stopped and put back in the queue (a signal), and why.
+    pub interrupted: Option<(String, String)>,
 }
 
 /// `host:pid` and the code's git commit, for the store.
@@ -133,7 +139,11 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
-/// Claims and executes runs until the queue is settled (or `max_runs`).
+/// Claims and executes runs until the queue is settled (or `max_runs`, or a stop signal). A
+/// run stopped by a signal goes back to the queue at once. When the store stays unreachable
+/// for longer than it retries, the worker gives up with [`Error::StoreUnreachable`]; the run it
+/// held is requeued once the store is back (by the next worker on this host at once, by any
+/// other after `stale_after`).
 pub fn work(
     store: &Store,
     info: &WorkerInfo,
@@ -143,7 +153,7 @@ pub fn work(
     let mut summary = WorkSummary::default();
     let mut executed = 0usize;
     loop {
-        if options.max_runs.is_some_and(|m| executed >= m) {
+        if options.max_runs.is_some_and(|m| executed >= m) || options.cancel.reason().is_some() {
             break;
         }
         for name in store.requeue_stale(options.stale_after)? {
@@ -155,7 +165,7 @@ pub fn work(
             summary.requeued.push(name);
         }
         let Some(run) = store.claim(info, options.experiment.as_deref())? else {
-            let counts = store.counts(options.experiment.as_deref())?;
+            let counts = store.counts(options.experiment.as_deref(), Versions::Current)?;
             // Runs that are still running may go stale and come back; wait for them.
             if counts.running > 0 || options.wait {
                 std::thread::sleep(options.poll);
@@ -176,10 +186,19 @@ pub fn work(
                 );
                 summary.done.push(run.name.clone());
             }
-            Err(message) => {
+            Err(RunEnd::Failed(message)) => {
                 eprintln!("failed {}/{}: {message}", run.experiment, run.name);
                 summary.failed.push((run.name.clone(), message));
             }
+            Err(RunEnd::Interrupted(why)) => {
+                eprintln!(
+                    "stopped {}/{} ({why}); it is back in the queue",
+                    run.experiment, run.name
+                );
+                summary.interrupted = Some((run.name.clone(), why));
+                break;
+            }
+            Err(RunEnd::StoreLost(e)) => return Err(e),
         }
     }
     Ok(summary)
@@ -190,17 +209,28 @@ struct Outcome {
     eval_seconds: f64,
 }
 
+/// How a run that did not finish ended.
+enum RunEnd {
+    /// An error or a panic: the run is marked failed with this text.
+    Failed(String),
+    /// A stop signal: the run is back in the queue.
+    Interrupted(String),
+    /// The store could not be reached: nothing could be recorded.
+    StoreLost(Error),
+}
+
 /// Executes one claimed run with a heartbeat thread, and records the outcome. An error or a
-/// panic inside the run marks it failed; the error text comes back as `Err`.
+/// panic inside the run marks it failed; a stop signal puts it back in the queue.
 fn execute_claimed(
     store: &Store,
     info: &WorkerInfo,
     device: &Device,
     options: &WorkerOptions,
     run: &RunRow,
-) -> std::result::Result<Outcome, String> {
+) -> std::result::Result<Outcome, RunEnd> {
     let stop = AtomicBool::new(false);
     let lost = AtomicBool::new(false);
+    let store_error: Mutex<Option<Error>> = Mutex::new(None);
     let result = std::thread::scope(|scope| {
         scope.spawn(|| {
             let tick = Duration::from_millis(100);
@@ -213,6 +243,14 @@ fn execute_claimed(
                     match store.heartbeat(&run.key, &info.id) {
                         Ok(true) => {}
                         Ok(false) => lost.store(true, Ordering::Relaxed),
+                        Err(e @ Error::StoreUnreachable { .. }) => {
+                            // Retried for as long as the store allows: stop the run.
+                            options.cancel.cancel(e.to_string());
+                            if let Ok(mut slot) = store_error.lock() {
+                                *slot = Some(e);
+                            }
+                            break;
+                        }
                         Err(e) => eprintln!("heartbeat of {}: {e}", run.name),
                     }
                 }
@@ -223,9 +261,25 @@ fn execute_claimed(
         stop.store(true, Ordering::Relaxed);
         result
     });
-    let artifacts = run_dir(&options.results, &run.experiment, &run.name);
+    let artifacts = run_dir(&options.results, run);
+    if let Some(e) = store_error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(RunEnd::StoreLost(e));
+    }
     let outcome = match result {
         Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e @ Error::StoreUnreachable { .. })) => return Err(RunEnd::StoreLost(e)),
+        Ok(Err(Error::Interrupted(why))) => {
+            let note = format!("worker {} stopped it: {why}", info.id);
+            return match store.release(&run.key, &info.id, &note) {
+                Ok(_) => Err(RunEnd::Interrupted(why)),
+                Err(e) => Err(RunEnd::StoreLost(e)),
+            };
+        }
+        Ok(Err(e)) if is_checkpoint_error(&e) => Err(format!(
+            "{e}. The checkpoint cannot be resumed; start the run's unfinished stage again with \
+             `ofhnet retry {} --restart {}` (the old checkpoint is moved aside, not deleted)",
+            run.experiment, run.key
+        )),
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!(
             "panicked: {}",
@@ -258,14 +312,72 @@ fn execute_claimed(
                 ""
             }
         ),
-        Err(e) => return Err(format!("recording the outcome: {e}")),
+        Err(e @ Error::StoreUnreachable { .. }) => return Err(RunEnd::StoreLost(e)),
+        Err(e) => return Err(RunEnd::Failed(format!("recording the outcome: {e}"))),
     }
-    outcome
+    outcome.map_err(RunEnd::Failed)
 }
 
-/// A run's artifact directory.
-pub fn run_dir(results: &Path, experiment: &str, run: &str) -> PathBuf {
-    results.join(experiment).join(run)
+/// Whether an error is a checkpoint that could not be read back (a truncated or corrupt file).
+fn is_checkpoint_error(e: &Error) -> bool {
+    let in_checkpoint = |path: &Path| {
+        path.components().any(|c| {
+            c.as_os_str()
+                .to_str()
+                .is_some_and(|s| s.starts_with("checkpoint"))
+        })
+    };
+    match e {
+        Error::Checkpoint { path, .. } | Error::Parse { path, .. } | Error::Io { path, .. } => {
+            in_checkpoint(path)
+        }
+        _ => false,
+    }
+}
+
+/// Starts a run's unfinished stages again from their first step: the checkpoints of the
+/// unfinished shared models it owns are moved aside (never deleted) and the run is queued.
+/// Returns the moved directories, `(from, to)`.
+pub fn restart_run(store: &Store, run: &RunRow) -> Result<Vec<(PathBuf, PathBuf)>> {
+    if run.status == status::RUNNING {
+        return Err(Error::invalid(
+            "RUN",
+            format!(
+                "{}/{} is running on {}; stop its worker first",
+                run.experiment,
+                run.name,
+                run.worker.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    let stamp = store::now() as u64;
+    let mut moved = Vec::new();
+    for (_, _, dir) in store.unfinished_shared(&run.key)? {
+        for sub in ["checkpoint", "stage1/checkpoint", "stage2/checkpoint"] {
+            for suffix in ["", ".old", ".tmp"] {
+                let from = PathBuf::from(format!("{}{suffix}", dir.join(sub).display()));
+                if from.exists() {
+                    let to = PathBuf::from(format!("{}.restarted-{stamp}", from.display()));
+                    std::fs::rename(&from, &to).map_err(|e| Error::io(&from, e))?;
+                    moved.push((from, to));
+                }
+            }
+        }
+    }
+    store.requeue_run(&run.key)?;
+    Ok(moved)
+}
+
+/// A run's artifact directory: `RESULTS/EXP/NAME/` for a run of an experiment's first
+/// version, `RESULTS/EXP/NAME@vN/` for a run that version N added (a name can repeat across
+/// versions; the pair is unique).
+pub fn run_dir(results: &Path, run: &RunRow) -> PathBuf {
+    let dir = if run.version <= 1 {
+        run.name.clone()
+    } else {
+        format!("{}@v{}", run.name, run.version)
+    };
+    results.join(&run.experiment).join(dir)
 }
 
 fn execute(
@@ -275,7 +387,7 @@ fn execute(
     run: &RunRow,
 ) -> Result<Outcome> {
     let exp = run.experiment_config()?;
-    let out = run_dir(&options.results, &run.experiment, &run.name);
+    let out = run_dir(&options.results, run);
     let shared_root = options.results.join(&run.experiment).join("shared");
     let data = ensure_dataset(&exp.data, options)?;
     let train_split = data.split("train")?;
@@ -322,7 +434,10 @@ fn execute(
     let (s1_path, reused) = loop {
         match store.claim_shared(&s1_key, "stage1", &s1_dir, &run.key)? {
             SharedClaim::Ready(path) => break (path, true),
-            SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+            SharedClaim::Wait { .. } => {
+                options.cancel.check()?;
+                std::thread::sleep(options.poll)
+            }
             SharedClaim::Train(path) => {
                 let bar = (options.progress)(0, "stage 1");
                 let report = train(
@@ -332,6 +447,7 @@ fn execute(
                         out: path.clone(),
                         resume: true,
                         stage1_only: true,
+                        cancel: options.cancel.clone(),
                         ..TrainOptions::default()
                     },
                     device,
@@ -399,7 +515,10 @@ fn execute(
                     )?;
                     break path;
                 }
-                SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+                SharedClaim::Wait { .. } => {
+                    options.cancel.check()?;
+                    std::thread::sleep(options.poll)
+                }
                 SharedClaim::Train(path) => {
                     let stage = Stage2 {
                         config: &config,
@@ -499,6 +618,7 @@ fn execute(
         if done.contains(&label) {
             continue;
         }
+        options.cancel.check()?;
         let t = Instant::now();
         let bar = (options.progress)(0, "evaluating");
         let eval_options = EvalOptions {
@@ -578,6 +698,7 @@ fn train_generator(
             out: out.to_path_buf(),
             resume: true,
             inpaint_from: Some(inpaint.to_path_buf()),
+            cancel: options.cancel.clone(),
             ..TrainOptions::default()
         },
         device,
@@ -697,7 +818,10 @@ fn ensure_landmarks(
     loop {
         match store.claim_shared(&key, "landmarks", &shared_root.join(&key), &run.key)? {
             SharedClaim::Ready(path) => return Ok(path),
-            SharedClaim::Wait { .. } => std::thread::sleep(options.poll),
+            SharedClaim::Wait { .. } => {
+                options.cancel.check()?;
+                std::thread::sleep(options.poll)
+            }
             SharedClaim::Train(path) => {
                 let train_split = data.split("train")?;
                 let test = data.split("test").ok();

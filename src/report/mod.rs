@@ -27,7 +27,7 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::harness::experiment::Experiment;
-use crate::harness::store::{RunRow, StageRow, Store, status};
+use crate::harness::store::{RunRow, StageRow, Store, Versions, status};
 use crate::harness::sweep::{short_path, value_label};
 use crate::harness::worker::landmark_networks;
 use crate::methods::names::IN_BICUBIC;
@@ -146,10 +146,25 @@ pub(crate) fn polars_error(what: &str) -> impl FnOnce(PolarsError) -> Error + '_
     move |e| Error::invalid("report", format!("{what}: {e}"))
 }
 
-/// Reads an experiment from the store. `reference` overrides the experiment's reference
-/// method.
+/// Reads an experiment's current definition from the store. `reference` overrides the
+/// experiment's reference method.
 pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<ReportData> {
-    let rows = store.runs(Some(experiment))?;
+    load_versions(store, experiment, reference, Versions::Current)
+}
+
+/// Reads an experiment from the store: its current definition, or every definition it had
+/// (`Versions::All`). A row never mixes runs of two definitions: with the history, every run's
+/// variant names its version (when there is more than one).
+pub fn load_versions(
+    store: &Store,
+    experiment: &str,
+    reference: Option<&str>,
+    versions: Versions,
+) -> Result<ReportData> {
+    let rows = store.runs(Some(experiment), versions)?;
+    let several_versions = rows
+        .first()
+        .is_some_and(|f| rows.iter().any(|r| r.last_version != f.last_version));
     if rows.is_empty() {
         let known: Vec<String> = store.experiments()?.into_iter().map(|e| e.0).collect();
         return Err(Error::invalid(
@@ -230,12 +245,15 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
             differing.retain(|p| p != "method");
         }
     }
-    let columns: Vec<String> = differing.iter().map(|p| short_path(p)).collect();
+    let mut columns: Vec<String> = differing.iter().map(|p| short_path(p)).collect();
+    if several_versions {
+        columns.insert(0, "version".into());
+    }
 
     let mut all_stages = store.experiment_stages(experiment)?;
     let mut runs = Vec::with_capacity(rows.len());
     for (i, (row, config)) in rows.into_iter().zip(&configs).enumerate() {
-        let variant = differing
+        let mut variant: Vec<(String, String)> = differing
             .iter()
             .map(|p| {
                 (
@@ -246,12 +264,19 @@ pub fn load(store: &Store, experiment: &str, reference: Option<&str>) -> Result<
                 )
             })
             .collect();
+        if several_versions {
+            variant.insert(0, ("version".into(), format!("v{}", row.last_version)));
+        }
         let stages = all_stages.remove(&row.key).unwrap_or_default();
-        let stage1 = stages
+        let mut stage1 = stages
             .iter()
             .find(|s| s.stage == "stage1")
             .and_then(|s| s.shared_key.clone())
             .unwrap_or_else(|| row.key.clone());
+        if several_versions {
+            // IN+bicubic rows are grouped by InpaintNet; two definitions are two groups.
+            stage1 = format!("{stage1}@v{}", row.last_version);
+        }
         runs.push(RunInfo {
             method: config.method.label().to_string(),
             variant,

@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::ModuleOptimizer;
 use burn::store::{BurnpackStore, ModuleSnapshot};
+use burn::tensor::Tensor;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -18,16 +19,53 @@ use crate::{Error, Result};
 /// update pending per thread until it is synchronised, and `valid` synchronises it, so the file
 /// holds the statistics the module would use for inference right now.
 pub fn save_module<M: Module + ModuleSnapshot>(module: &M, path: &Path) -> Result<()> {
-    let mut store = BurnpackStore::from_file(path)
+    // Written beside the target and renamed over it, so that a failed write (a full disk, a
+    // read-only directory) leaves the previous file whole: a model directory's final weights
+    // mark it complete, and a truncated one must never do that.
+    let tmp = tmp_sibling(path);
+    let mut store = BurnpackStore::from_file(&tmp)
         .auto_extension(false)
         .overwrite(true);
     module
         .valid()
         .save_into(&mut store)
         .map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
+            path: tmp.clone(),
             message: format!("cannot save weights: {e}"),
-        })
+        })?;
+    sync(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// `NAME.tmp` beside `NAME`.
+fn tmp_sibling(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Flushes a written file to disk before it is renamed into place.
+fn sync(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Whether every float parameter of a module is finite. A checkpoint is written only of weights
+/// that pass, so that a run whose loss blows up keeps its last good checkpoint (an update can
+/// make the weights NaN while the loss it came from was still finite).
+pub fn params_finite<M: Module>(module: &M) -> bool {
+    struct Check(bool);
+    impl ModuleVisitor for Check {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.0 {
+                self.0 = param.val().is_finite().all().into_scalar::<bool>();
+            }
+        }
+    }
+    let mut check = Check(true);
+    module.visit(&mut check);
+    check.0
 }
 
 /// Loads weights saved by [`save_module`] into a module built from the same configuration.
@@ -81,6 +119,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         .map_err(|e| Error::Mismatch(format!("{}: cannot encode: {e}", path.display())))?;
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    sync(&tmp)?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 

@@ -243,6 +243,10 @@ pub struct StageSpec {
     pub checkpoint_every: usize,
     /// Log the loss terms every this many steps.
     pub log_every: usize,
+    /// Linear learning-rate warmup over the first this many steps (from `lr / warmup_steps` to
+    /// `lr`), then the schedule. Unset: no warmup. (An option, as every field added to the
+    /// schema must be: unset options stay out of run keys.)
+    pub warmup_steps: Option<usize>,
 }
 
 impl Default for StageSpec {
@@ -256,6 +260,7 @@ impl Default for StageSpec {
             lr_schedule: LrSchedule::Constant,
             checkpoint_every: 100,
             log_every: 10,
+            warmup_steps: None,
         }
     }
 }
@@ -263,13 +268,18 @@ impl Default for StageSpec {
 impl StageSpec {
     /// The learning-rate factor at `step` of `total` steps.
     pub fn lr_factor(&self, step: usize, total: usize) -> f64 {
-        match self.lr_schedule {
+        let schedule = match self.lr_schedule {
             LrSchedule::Constant => 1.0,
             LrSchedule::Cosine => {
                 let t = step as f64 / total.max(1) as f64;
                 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
             }
-        }
+        };
+        let warmup = match self.warmup_steps {
+            Some(w) if w > 0 && step < w => (step + 1) as f64 / w as f64,
+            _ => 1.0,
+        };
+        schedule * warmup
     }
 
     /// The number of optimiser steps for a split of `n` images.
@@ -492,5 +502,36 @@ impl OfhnetConfig {
         let r = self.resolved();
         DiscriminatorConfig::new()
             .with_widths(r.discriminator.widths.unwrap_or([8, 8, 16, 16, 32, 32]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_ramps_linearly_then_hands_over_to_the_schedule() {
+        let stage = StageSpec {
+            warmup_steps: Some(4),
+            ..StageSpec::default()
+        };
+        let f: Vec<f64> = (0..6).map(|s| stage.lr_factor(s, 100)).collect();
+        assert_eq!(f, vec![0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        let cosine = StageSpec {
+            warmup_steps: Some(2),
+            lr_schedule: LrSchedule::Cosine,
+            ..StageSpec::default()
+        };
+        let plain = StageSpec {
+            lr_schedule: LrSchedule::Cosine,
+            ..StageSpec::default()
+        };
+        assert!((cosine.lr_factor(0, 10) - 0.5 * plain.lr_factor(0, 10)).abs() < 1e-12);
+        assert_eq!(cosine.lr_factor(5, 10), plain.lr_factor(5, 10));
+        assert_eq!(
+            StageSpec::default().lr_factor(0, 10),
+            1.0,
+            "no warmup unless asked"
+        );
     }
 }

@@ -209,8 +209,9 @@ pub fn train_landmarks(
             return Err(Error::NonFiniteLoss {
                 stage: "landmarks".into(),
                 term: "l2".into(),
-                step,
+                step: step + 1,
                 value: v,
+                kept: "The last landmark checkpoint is kept.".into(),
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &net);

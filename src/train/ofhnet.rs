@@ -22,8 +22,8 @@ use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 
 use super::checkpoint::{
-    CheckpointDir, CheckpointState, load_module, load_optimizer, read_json, save_module,
-    save_optimizer, write_json,
+    CheckpointDir, CheckpointState, load_module, load_optimizer, params_finite, read_json,
+    save_module, save_optimizer, write_json,
 };
 use super::config::OfhnetConfig;
 use super::log::TrainLog;
@@ -62,6 +62,9 @@ pub struct TrainOptions {
     pub stop_after: Option<usize>,
     /// Train (or resume) stage 1 only: the harness trains a shared InpaintNet this way.
     pub stage1_only: bool,
+    /// Checked before every step: a worker's Ctrl-C or SIGTERM, or a lost run store, stops
+    /// training between two steps (the last checkpoint stays).
+    pub cancel: crate::interrupt::Cancel,
 }
 
 /// What one stage did.
@@ -252,7 +255,8 @@ fn to_tensor(flat: &[u8], count: usize, size: u32, device: &Device) -> Tensor<4>
     raw_to_tensor(&raws, size as usize, device)
 }
 
-/// The scalar value of a loss, or an error naming the term if it is not finite.
+/// The scalar value of a loss, or an error naming the term if it is not finite (`step` is
+/// 0-based; the error counts from 1, as the log does).
 fn finite(stage: &str, term: &str, step: usize, loss: &Tensor<1>) -> Result<f64> {
     let v = loss.clone().into_scalar::<f32>() as f64;
     if v.is_finite() {
@@ -261,10 +265,59 @@ fn finite(stage: &str, term: &str, step: usize, loss: &Tensor<1>) -> Result<f64>
         Err(Error::NonFiniteLoss {
             stage: stage.into(),
             term: term.into(),
-            step,
+            step: step + 1,
             value: v,
+            kept: String::new(),
         })
     }
+}
+
+/// Says in a non-finite-loss error which checkpoint was kept.
+fn name_kept(e: Error, ckpt: &CheckpointDir) -> Error {
+    match e {
+        Error::NonFiniteLoss {
+            stage,
+            term,
+            step,
+            value,
+            ..
+        } => {
+            let kept = match ckpt.latest().and_then(|dir| {
+                read_json::<CheckpointState>(&dir.join("state.json"))
+                    .ok()
+                    .map(|s| (dir, s.step))
+            }) {
+                Some((dir, at)) => format!(
+                    "The last good checkpoint (step {at}) is kept at {}.",
+                    dir.display()
+                ),
+                None => "No checkpoint had been written yet.".into(),
+            };
+            Error::NonFiniteLoss {
+                stage,
+                term,
+                step,
+                value,
+                kept,
+            }
+        }
+        other => other,
+    }
+}
+
+/// The error for weights that an update left non-finite, found before a checkpoint of them
+/// was written.
+fn nonfinite_weights(stage: &str, step: usize, ckpt: &CheckpointDir) -> Error {
+    name_kept(
+        Error::NonFiniteLoss {
+            stage: stage.into(),
+            term: "weights after the update".into(),
+            step: step + 1,
+            value: f64::NAN,
+            kept: String::new(),
+        },
+        ckpt,
+    )
 }
 
 /// Running means of the logged terms between two log rows.
@@ -588,13 +641,16 @@ fn train_stage1(
         let clean = to_tensor(&clean, idx.len(), split.lr_size, &ad);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, &ad);
         let nets = Stage1Nets { model, optim };
-        let (nets, v) = nets.step(
-            occluded,
-            clean,
-            weight,
-            spec.lr * spec.lr_factor(step, total),
-            step,
-        )?;
+        options.cancel.check()?;
+        let (nets, v) = nets
+            .step(
+                occluded,
+                clean,
+                weight,
+                spec.lr * spec.lr_factor(step, total),
+                step,
+            )
+            .map_err(|e| name_kept(e, &ckpt))?;
         (model, optim) = (nets.model, nets.optim);
         lp.after_step(step, total, spec.log_every, idx.len(), &[("inpaint_l2", v)])?;
         steps_run += 1;
@@ -604,6 +660,9 @@ fn train_stage1(
                 total_steps: total,
                 elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
             };
+            if !params_finite(&model) {
+                return Err(nonfinite_weights("stage1", step, &ckpt));
+            }
             ckpt.write(&state, |dir| {
                 save_module(&model, &dir.join("model.bpk"))?;
                 optim
@@ -735,7 +794,10 @@ fn train_stage2(
             optim_g,
             optim_d,
         };
-        let (nets, terms) = nets.step(&context, occluded, hr, step, total)?;
+        options.cancel.check()?;
+        let (nets, terms) = nets
+            .step(&context, occluded, hr, step, total)
+            .map_err(|e| name_kept(e, &ckpt))?;
         Stage2Nets {
             generator,
             discriminator,
@@ -751,6 +813,9 @@ fn train_stage2(
                 total_steps: total,
                 elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
             };
+            if !(params_finite(&generator) && params_finite(&discriminator)) {
+                return Err(nonfinite_weights("stage2", step, &ckpt));
+            }
             ckpt.write(&state, |dir| {
                 save_generator(&generator, &dir.join("generator.bpk"))?;
                 save_module(&discriminator, &dir.join("discriminator.bpk"))?;
