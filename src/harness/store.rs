@@ -889,18 +889,26 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     }
-                    sqlx::query(
-                        "INSERT INTO version_runs (experiment, version, run_key, name, ordinal) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(name.clone())
-                    .bind(version)
-                    .bind(run.key.clone())
-                    .bind(run.name.clone())
-                    .bind(i as i64)
-                    .execute(&mut *tx)
-                    .await?;
                     inserted.push(added);
+                }
+                // The version's membership, many rows per statement (as metric rows are).
+                let members: Vec<(usize, &RunSpec)> = runs.iter().enumerate().collect();
+                for chunk in members.chunks(400) {
+                    let sql = format!(
+                        "INSERT INTO version_runs (experiment, version, run_key, name, ordinal) \
+                         VALUES {}",
+                        placeholders(self.backend, chunk.len(), 5)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                    for (i, run) in chunk {
+                        q = q
+                            .bind(name.clone())
+                            .bind(version)
+                            .bind(run.key.clone())
+                            .bind(run.name.clone())
+                            .bind(*i as i64);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 // Queued runs that the new definition leaves out are never claimed.
                 sqlx::query(

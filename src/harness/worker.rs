@@ -318,19 +318,21 @@ fn execute_claimed(
     outcome.map_err(RunEnd::Failed)
 }
 
-/// Whether an error is a checkpoint that could not be read back (a truncated or corrupt file).
+/// Whether an error is a checkpoint that could not be read back (a truncated or corrupt file),
+/// as opposed to one that could not be written (a full disk), for which a restart is no cure.
 fn is_checkpoint_error(e: &Error) -> bool {
     let in_checkpoint = |path: &Path| {
         path.components().any(|c| {
             c.as_os_str()
                 .to_str()
-                .is_some_and(|s| s.starts_with("checkpoint"))
+                .is_some_and(|s| s.starts_with("checkpoint") && !s.ends_with(".tmp"))
         })
     };
     match e {
-        Error::Checkpoint { path, .. } | Error::Parse { path, .. } | Error::Io { path, .. } => {
-            in_checkpoint(path)
+        Error::Checkpoint { path, message } => {
+            in_checkpoint(path) && !message.starts_with("cannot save")
         }
+        Error::Parse { path, .. } => in_checkpoint(path),
         _ => false,
     }
 }
