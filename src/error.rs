@@ -103,6 +103,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A run of a sweep stopped early by the pruning rule (its checkpoint and curves stay).
+    #[error("pruned at step {step}: {reason}")]
+    Pruned { step: usize, reason: String },
+
     /// Work stopped on request (SIGINT, SIGTERM) or because the run store was lost.
     #[error("interrupted: {0}")]
     Interrupted(String),

@@ -777,3 +777,150 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     );
     assert!(out.contains("OFHNET_DB='postgres://u@h/db'"), "{out}");
 }
+
+/// The median pruning rule of a sweep: a hopeless run (learning rate 1.0) is stopped at its
+/// first validation against the finished run's curve, marked `pruned` with its partial curve
+/// kept, and `retry --pruned` runs it to the end. Then `hallucinate --model` takes runs of the
+/// store, a learned one (its kept checkpoint) and IN+bicubic.
+#[test]
+fn a_hopeless_run_is_pruned_and_retry_pruned_runs_it_to_the_end() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = dir.join("store.sqlite").display().to_string();
+    let yaml = format!(
+        "name: prune\n\
+         data: {{prepared: '{}'}}\n\
+         method: {{type: ofhnet, preset: tiny}}\n\
+         losses: {{inpaint_l2: {{weight: 1.0}}, l2: {{weight: 1.0}}}}\n\
+         stages:\n\
+         \x20 stage1: {{steps: 2, batch_size: 4}}\n\
+         \x20 stage2: {{steps: 4, batch_size: 2, checkpoint_every: 2, log_every: 1,\n\
+         \x20          validation: {{every: 1, faces: 3, keep: best}}}}\n\
+         evaluation: {{protocols: [random], limit: 2, batch_size: 2}}\n\
+         prune: {{startup_runs: 1}}\n\
+         sweep:\n\
+         \x20 grid: {{stages.stage2.lr: [0.003, 1.0]}}\n",
+        synthetic_dataset().display()
+    );
+    std::fs::write(dir.join("prune.yaml"), yaml).expect("write");
+    let (ok, out, err) = ofhnet_in(dir, &["run", "prune.yaml", "--db", &db]);
+    assert!(ok, "a pruned run is not a failure: {err}");
+    assert!(out.contains("1 done") && out.contains("1 pruned"), "{out}");
+    assert!(err.contains("retry prune --pruned"), "{err}");
+    let store = Store::open(&db).expect("open");
+    let runs = store.runs(Some("prune"), Versions::Current).expect("runs");
+    let pruned = runs
+        .iter()
+        .find(|r| r.status == "pruned")
+        .expect("a pruned run");
+    assert!(pruned.name.contains("lr=1.0"), "{}", pruned.name);
+    assert!(
+        pruned.error.as_deref().unwrap_or("").contains("median"),
+        "{:?}",
+        pruned.error
+    );
+    let curve: Vec<i64> = store
+        .curves(&pruned.key)
+        .expect("curves")
+        .into_iter()
+        .filter(|c| c.2 == "val_psnr")
+        .map(|c| c.1)
+        .collect();
+    assert_eq!(curve, vec![1], "its partial validation curve stays");
+    let (ok, out, _) = ofhnet_in(dir, &["status", "prune", "--db", &db]);
+    assert!(ok && out.contains("pruned"), "{out}");
+
+    let (ok, out, err) = ofhnet_in(dir, &["retry", "prune", "--pruned", "--db", &db]);
+    assert!(
+        ok && out.contains("1 pruned runs back in the queue"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = ofhnet_in(dir, &["run", "prune.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 runs: 2 done"), "{out}");
+    let finished = store.find_run(&pruned.key).expect("run");
+    assert_eq!(finished.status, "done");
+    let steps: Vec<i64> = store
+        .curves(&pruned.key)
+        .expect("curves")
+        .into_iter()
+        .filter(|c| c.2 == "val_psnr")
+        .map(|c| c.1)
+        .collect();
+    assert_eq!(steps, vec![1, 2, 3, 4], "resumed and trained to the end");
+    let (ok, out, _) = ofhnet_in(dir, &["show", &pruned.key, "--db", &db]);
+    assert!(ok && out.contains("kept: best (step"), "{out}");
+
+    // A user's face through runs of the store.
+    let face = image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 15) as u8, (y * 15) as u8, 90])
+    });
+    face.save(dir.join("face.png")).expect("save face");
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "hallucinate",
+            "--model",
+            &format!("prune/{}", finished.name),
+            "--input",
+            "face.png",
+            "--out",
+            "ofhnet.png",
+            "--db",
+            &db,
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        image::open(dir.join("ofhnet.png")).expect("out").width(),
+        128
+    );
+    std::fs::write(
+        dir.join("bicubic.yaml"),
+        tiny_bicubic_experiment("bicubic", 1),
+    )
+    .expect("write");
+    let (ok, _, err) = ofhnet_in(dir, &["run", "bicubic.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    let run = &store
+        .runs(Some("bicubic"), Versions::Current)
+        .expect("runs")[0];
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "hallucinate",
+            "--model",
+            &run.key[..8],
+            "--input",
+            "face.png",
+            "--out",
+            "bicubic.png",
+            "--grid",
+            "--db",
+            &db,
+        ],
+    );
+    assert!(ok && out.contains("in_bicubic"), "{out}{err}");
+    // IN+bicubic behind the run's InpaintNet: the face upscaled with PROTOCOL's bicubic (no
+    // hole in this face, and composite keeps every known pixel).
+    let got = image::open(dir.join("bicubic.png"))
+        .expect("out")
+        .into_rgb8();
+    let want = ofhnet::data::resize::upscale(&face, 128, -0.5);
+    assert_eq!(got, want);
+    let (ok, _, err) = ofhnet_in(
+        dir,
+        &[
+            "hallucinate",
+            "--model",
+            "prune/no-such-run",
+            "--input",
+            "face.png",
+            "--out",
+            "x.png",
+            "--db",
+            &db,
+        ],
+    );
+    assert!(!ok && err.contains("no-such-run"), "{err}");
+}

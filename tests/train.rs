@@ -43,16 +43,20 @@ pub(crate) fn try_run(
 ) -> ofhnet::Result<ofhnet::train::ofhnet::TrainReport> {
     let data = Dataset::open(synthetic_dataset()).expect("dataset");
     let split = data.split("train").expect("train");
+    let val = config
+        .stage2
+        .validation
+        .as_ref()
+        .map(|v| std::sync::Arc::new(data.split(&v.split).expect("val split")));
     train(
         config,
         &split,
         &TrainOptions {
             out: out.to_path_buf(),
             resume,
-            inpaint_from: None,
             stop_after,
-            stage1_only: false,
-            cancel: Default::default(),
+            val,
+            ..TrainOptions::default()
         },
         &Device::flex(),
         &ProgressBar::hidden(),
@@ -212,4 +216,107 @@ fn resume_extends_a_finished_stage() {
     assert!(report.stage1.skipped);
     assert_eq!((report.stage2.steps_run, report.stage2.total_steps), (2, 6));
     assert!(Ofhnet::load(&out, &Device::flex()).is_ok());
+}
+
+/// The outputs of a generator file on a fixed input (for comparing weights files).
+fn generator_outputs(config: &OfhnetConfig, path: &std::path::Path) -> Vec<f32> {
+    use burn::tensor::{Distribution, Tensor};
+    let device = Device::flex();
+    let g = ofhnet::train::ofhnet::load_generator(config.resolved().generator_init(&device), path)
+        .expect("load generator");
+    device.seed(7);
+    let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+    use burn::module::Module;
+    g.valid()
+        .forward(x)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("floats")
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Validation during stage 2 keeps the step of the best validation value (the first one on
+/// ties) and the final generator is that step's; with EMA on, the saved generator is the average,
+/// which differs from the raw weights.
+#[test]
+fn kept_best_checkpoint_is_the_best_validation_step_and_ema_weights_are_saved() {
+    use ofhnet::train::config::{EmaSpec, Keep, ValMetric, ValidationSpec};
+    use ofhnet::train::ofhnet::{KeptCheckpoint, files};
+    let tmp = tempfile::tempdir().expect("tmp");
+
+    // Keep the best by PSNR, validating after every step.
+    let mut best = quick_config();
+    best.stage2.steps = Some(6);
+    best.stage2.lr = 2e-2; // large steps, so that PSNR moves both ways between validations
+    best.stage2.validation = Some(ValidationSpec {
+        every: 1,
+        faces: 4,
+        metric: ValMetric::Psnr,
+        keep: Keep::Best,
+        split: "val".into(),
+    });
+    let out = tmp.path().join("best");
+    run(&best, &out, false, None);
+    let values: Vec<(usize, f64)> = TrainLog::read(&out.join(files::LOG))
+        .expect("log")
+        .into_iter()
+        .filter(|(stage, _, term, _)| stage == "stage2" && term == "val_psnr")
+        .map(|(_, step, _, v)| (step, v))
+        .collect();
+    assert_eq!(values.len(), 6, "one validation per step: {values:?}");
+    let (want_step, want_value) = values
+        .iter()
+        .fold(None, |acc: Option<(usize, f64)>, &(s, v)| match acc {
+            Some((_, b)) if b >= v => acc,
+            _ => Some((s, v)),
+        })
+        .expect("values");
+    let kept: KeptCheckpoint =
+        serde_json::from_str(&std::fs::read_to_string(out.join(files::KEPT)).expect("kept.json"))
+            .expect("kept.json parses");
+    assert_eq!(kept.keep, Keep::Best);
+    assert_eq!(kept.step, want_step, "{values:?}");
+    assert_eq!(kept.value, Some(want_value));
+    let final_out = generator_outputs(&best, &out.join(files::UPSAMPLE));
+    let best_file = out.join("stage2/best/generator.bpk");
+    assert!(max_abs_diff(&final_out, &generator_outputs(&best, &best_file)) < 1e-6);
+    let last = ofhnet::train::checkpoint::CheckpointDir::new(out.join("stage2/checkpoint"))
+        .latest()
+        .expect("last checkpoint");
+    if want_step != 6 {
+        assert!(
+            max_abs_diff(
+                &final_out,
+                &generator_outputs(&best, &last.join("generator.bpk"))
+            ) > 1e-6,
+            "the kept generator is not the last one"
+        );
+    }
+
+    // EMA on, keep the last: the saved generator is the average, not the raw weights.
+    let mut ema = quick_config();
+    ema.stage2.ema = Some(EmaSpec { decay: 0.5 });
+    let out = tmp.path().join("ema");
+    run(&ema, &out, false, None);
+    let last = ofhnet::train::checkpoint::CheckpointDir::new(out.join("stage2/checkpoint"))
+        .latest()
+        .expect("last checkpoint");
+    let saved = generator_outputs(&ema, &out.join(files::UPSAMPLE));
+    let averaged = generator_outputs(&ema, &last.join("generator_ema.bpk"));
+    let raw = generator_outputs(&ema, &last.join("generator.bpk"));
+    assert!(max_abs_diff(&saved, &averaged) < 1e-6, "EMA weights saved");
+    assert!(
+        max_abs_diff(&saved, &raw) > 1e-4,
+        "EMA differs from the raw weights"
+    );
+    let kept: KeptCheckpoint =
+        serde_json::from_str(&std::fs::read_to_string(out.join(files::KEPT)).expect("kept.json"))
+            .expect("kept.json parses");
+    assert!(kept.ema && kept.keep == Keep::Last && kept.step == 4);
 }

@@ -1,4 +1,5 @@
-//! `ofhnet hallucinate`: a user's own faces through a trained OFHNet.
+//! `ofhnet hallucinate`: a user's own faces through a trained OFHNet, or through any run of the
+//! run store (OFHNet or a baseline, IN+bicubic and IN+Ma included), with its kept checkpoint.
 //!
 //! Accepted inputs: a 16x16 (occluded) face, used as it is; a 128x128 face (the protocol's HR
 //! crop) or a 178x218 aligned CelebA-geometry face, brought to 16x16 per PROTOCOL.md (crop, then
@@ -14,14 +15,22 @@ use image::{GrayImage, RgbImage};
 use crate::data::image_io::{load_rgb, save_png};
 use crate::data::protocol::{ALIGNED_HEIGHT, ALIGNED_WIDTH, Protocol};
 use crate::data::resize::{crop_hr, downscale, upscale};
+use crate::evaluate::{Pipeline, Upscale};
+use crate::harness::store::status;
+use crate::methods::position_patch::PositionPatch;
 use crate::model::Ofhnet;
+use crate::nets::inpaint::InpaintNet;
+use crate::train::checkpoint::load_module;
+use burn::module::Module;
 
 /// `ofhnet hallucinate`
 #[derive(Debug, Args)]
 pub struct HallucinateArgs {
-    /// A model directory from `ofhnet train`.
-    #[arg(long)]
-    pub model: PathBuf,
+    /// A model directory from `ofhnet train`, or a run of the store (`--db`): its key, a key
+    /// prefix, EXPERIMENT/NAME or EXPERIMENT/NAME@vN, of any method. A run's model is its kept
+    /// checkpoint; IN+Ma's dictionaries are rebuilt from the run's prepared training split.
+    #[arg(long, value_name = "DIR|RUN")]
+    pub model: String,
     /// An image (PNG/JPEG) or a directory of images.
     #[arg(long)]
     pub input: PathBuf,
@@ -37,6 +46,120 @@ pub struct HallucinateArgs {
     /// Also write OUT-grid.png: input, inpainted LR, bicubic of the inpainted LR, output.
     #[arg(long)]
     pub grid: bool,
+    #[command(flatten)]
+    pub db: super::harness::DbArgs,
+}
+
+/// What `--model` named, loaded.
+enum Loaded {
+    /// A learned method's model directory (from `ofhnet train` or a run's stage 2).
+    Model(Ofhnet),
+    /// IN+bicubic or IN+Ma: a run's stage-1 InpaintNet, and IN+Ma's dictionaries.
+    Baseline {
+        inpaint: InpaintNet,
+        composite: bool,
+        dictionaries: Option<PositionPatch>,
+        method: &'static str,
+    },
+}
+
+impl Loaded {
+    fn pipeline<'a>(&'a self, device: &'a burn::tensor::Device) -> Pipeline<'a> {
+        match self {
+            Loaded::Model(m) => Pipeline {
+                inpaint: &m.inpaint,
+                composite: m.config.composite,
+                device,
+                method: m.config.generator.method(),
+                upscale: Upscale::Network(&m.generator),
+            },
+            Loaded::Baseline {
+                inpaint,
+                composite,
+                dictionaries,
+                method,
+            } => Pipeline {
+                inpaint,
+                composite: *composite,
+                device,
+                method,
+                upscale: match dictionaries {
+                    Some(pp) => Upscale::PositionPatch(pp),
+                    None => Upscale::Bicubic,
+                },
+            },
+        }
+    }
+}
+
+/// Loads `--model`: a model directory when it is one, else a run of the store.
+fn load(args: &HallucinateArgs, device: &burn::tensor::Device) -> anyhow::Result<Loaded> {
+    let dir = Path::new(&args.model);
+    if dir.join(crate::train::ofhnet::files::CONFIG).exists() {
+        return Ok(Loaded::Model(Ofhnet::load(dir, device)?));
+    }
+    if dir.is_dir() {
+        anyhow::bail!(
+            "--model {}: a directory, but not a model directory (no {}); give a model \
+             directory from `ofhnet train` or a run of the store",
+            args.model,
+            crate::train::ofhnet::files::CONFIG
+        );
+    }
+    let store = args.db.open()?;
+    let run = store
+        .find_run(&args.model)
+        .with_context(|| format!("--model {}: not a model directory, nor a run", args.model))?;
+    let who = format!("{}/{} ({})", run.experiment, run.name, run.key);
+    anyhow::ensure!(
+        run.status == status::DONE,
+        "--model {}: run {who} is {}; only a finished run has a kept checkpoint",
+        args.model,
+        run.status
+    );
+    let exp = run.experiment_config()?;
+    let stages = store.stages(&run.key)?;
+    let weights = |stage: &str| -> anyhow::Result<PathBuf> {
+        stages
+            .iter()
+            .find(|s| s.stage == stage)
+            .and_then(|s| s.checkpoint.clone())
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow::anyhow!("run {who}: the store names no {stage} weights"))
+    };
+    if exp.method.trains_stage2() {
+        let upsample = weights("stage2")?;
+        let model_dir = upsample.parent().unwrap_or(Path::new("."));
+        let model = Ofhnet::load(model_dir, device)
+            .with_context(|| format!("loading the kept checkpoint of {who}"))?;
+        eprintln!("{who}: {} ({})", exp.method.label(), model_dir.display());
+        return Ok(Loaded::Model(model));
+    }
+    let config = exp.ofhnet_config(run.seed as u64);
+    let inpaint_path = weights("stage1")?;
+    let inpaint = load_module(config.inpaint_config().init(device), &inpaint_path)
+        .with_context(|| format!("loading the InpaintNet of {who}"))?
+        .valid();
+    let dictionaries = match exp.method.position_patch() {
+        Some(pp) => {
+            let data =
+                crate::data::dataset::Dataset::open(&exp.data.prepared).with_context(|| {
+                    format!(
+                        "IN+Ma rebuilds its dictionaries from the run's training split, {}",
+                        exp.data.prepared.display()
+                    )
+                })?;
+            Some(PositionPatch::build(&data.split("train")?, &pp)?)
+        }
+        None => None,
+    };
+    eprintln!("{who}: {} ({})", exp.method.label(), inpaint_path.display());
+    Ok(Loaded::Baseline {
+        inpaint,
+        composite: config.composite,
+        dictionaries,
+        method: exp.method.label(),
+    })
 }
 
 /// The accepted input sizes, for error messages.
@@ -121,7 +244,8 @@ pub fn grid_row(occluded: &RgbImage, inpainted: &RgbImage, output: &RgbImage) ->
 /// Runs `ofhnet hallucinate`.
 pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> anyhow::Result<()> {
     let device = device_spec.to_device()?;
-    let model = Ofhnet::load(&args.model, &device)?;
+    let loaded = load(args, &device)?;
+    let pipeline = loaded.pipeline(&device);
     let mask = match (&args.mask, &args.mask_image) {
         (Some(spec), _) => Some(parse_mask(spec)?),
         (None, Some(path)) => {
@@ -175,13 +299,13 @@ pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> an
         if let Some(m) = &mask {
             apply_mask(&mut lr, m);
         }
-        let result = model
-            .hallucinate(&[&lr])
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("the model returned no output"))?;
-        save_png(&result.output, output)?;
+        let (mut inpainted, mut outputs) = pipeline.run(&[&lr], 128)?;
+        let (Some(inpainted), Some(result)) = (inpainted.pop(), outputs.pop()) else {
+            anyhow::bail!("the model returned no output for {}", input.display());
+        };
+        save_png(&result, output)?;
         if args.grid {
-            grids.push(grid_row(&lr, &result.inpainted, &result.output));
+            grids.push(grid_row(&lr, &inpainted, &result));
         }
     }
     if args.grid && !grids.is_empty() {
@@ -198,7 +322,8 @@ pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> an
         };
         save_png(&sheet, &path)?;
         println!(
-            "grid (input | inpainted LR | bicubic | OFHNet) in {}",
+            "grid (input | inpainted LR | bicubic | {}) in {}",
+            pipeline.method,
             path.display()
         );
     }

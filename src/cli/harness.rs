@@ -266,6 +266,10 @@ pub struct RetryArgs {
     /// Put the failed runs back in the queue.
     #[arg(long)]
     pub failed: bool,
+    /// Put the runs that the pruning rule stopped back in the queue: they resume from their
+    /// checkpoints and train to the end, never pruned again.
+    #[arg(long)]
+    pub pruned: bool,
     /// Start this run's unfinished stage again from its first step (a corrupt checkpoint): its
     /// checkpoints are moved aside, not deleted. A key, key prefix or EXP/NAME; repeatable.
     #[arg(long, value_name = "RUN")]
@@ -425,9 +429,14 @@ pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> 
     let options = args.worker.options(Some(exp.name.clone()))?;
     let summary = work(&store, &info, device, &options)?;
     eprintln!(
-        "this worker: {} done, {} failed in {:.1}s",
+        "this worker: {} done, {} failed{} in {:.1}s",
         summary.done.len(),
         summary.failed.len(),
+        if summary.pruned.is_empty() {
+            String::new()
+        } else {
+            format!(", {} pruned", summary.pruned.len())
+        },
         start.elapsed().as_secs_f64()
     );
     if let Some((name, why)) = &summary.interrupted {
@@ -484,6 +493,18 @@ fn duration(r: &RunRow) -> String {
     }
 }
 
+/// The pruned and superseded counts, when there are any.
+fn extra_counts(c: &store::StatusCounts) -> String {
+    let mut out = String::new();
+    if c.pruned > 0 {
+        out.push_str(&format!(", {} pruned", c.pruned));
+    }
+    if c.superseded > 0 {
+        out.push_str(&format!(", {} superseded", c.superseded));
+    }
+    out
+}
+
 fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Result<()> {
     let runs = store.runs(Some(name), versions)?;
     if runs.is_empty() {
@@ -503,11 +524,7 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
         c.running,
         c.queued,
         c.failed,
-        if c.superseded > 0 {
-            format!(", {} superseded", c.superseded)
-        } else {
-            String::new()
-        }
+        extra_counts(&c)
     );
     for (kind, n) in store.shared_counts(name)? {
         let what = match kind.as_str() {
@@ -595,13 +612,15 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
                 };
                 let c = store.counts(Some(&name), versions)?;
                 println!(
-                    "{name} ({file}, version {}): {} runs: {} done, {} running, {} queued, {} failed",
+                    "{name} ({file}, version {}): {} runs: {} done, {} running, {} queued, {} \
+                     failed{}",
                     store.experiment_version(&name)?,
                     c.total(),
                     c.done,
                     c.running,
                     c.queued,
-                    c.failed
+                    c.failed,
+                    extra_counts(&c)
                 );
             }
             Ok(())
@@ -611,9 +630,9 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
 
 /// `ofhnet retry`
 pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
-    if !args.failed && args.restart.is_empty() {
+    if !args.failed && !args.pruned && args.restart.is_empty() {
         bail!(
-            "say which runs to retry: `ofhnet retry {} --failed` or `--restart RUN`",
+            "say which runs to retry: `ofhnet retry {} --failed`, `--pruned` or `--restart RUN`",
             args.experiment
         );
     }
@@ -635,6 +654,19 @@ pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
         for (from, to) in moved {
             println!("  moved {} -> {}", from.display(), to.display());
         }
+    }
+    if args.pruned {
+        let names = store.retry_pruned(&args.experiment)?;
+        println!(
+            "{}: {} pruned runs back in the queue, to train to the end{}",
+            args.experiment,
+            names.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", names.join(", "))
+            }
+        );
     }
     if !args.failed {
         return Ok(());
@@ -699,6 +731,9 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
         );
         if let Some(c) = &s.checkpoint {
             println!("           {c}");
+        }
+        if let Some(k) = &s.kept {
+            println!("           kept: {k}");
         }
     }
     let means = store.metric_means(&r.key)?;

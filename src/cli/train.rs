@@ -123,13 +123,16 @@ pub fn run(args: &TrainArgs, device_spec: crate::device::DeviceSpec) -> anyhow::
     let data = Dataset::open(&args.data)
         .with_context(|| format!("opening the prepared dataset {}", args.data.display()))?;
     let split = data.split("train")?;
+    let val = match &config.stage2.validation {
+        Some(v) => Some(std::sync::Arc::new(data.split(&v.split)?)),
+        None => None,
+    };
     let options = TrainOptions {
         out: args.out.clone(),
         resume: args.resume,
         inpaint_from: args.inpaint_from.clone(),
-        stop_after: None,
-        stage1_only: false,
-        cancel: Default::default(),
+        val,
+        ..TrainOptions::default()
     };
     let bar = progress_bar(0, "training");
     let start = Instant::now();

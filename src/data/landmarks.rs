@@ -39,6 +39,40 @@ pub const MOUTH_RIGHT: usize = 48;
 /// Left mouth corner (point 55).
 pub const MOUTH_LEFT: usize = 54;
 
+/// For each point, the index of its mirror partner in the iBUG layout: the point that a
+/// horizontally mirrored face has at this index. A mirror turns the subject's right into their
+/// left, so a flipped face's point `i` is the original's point `MIRROR[i]` (mirrored in x). Points
+/// on the face's midline (nose bridge, nose tip, lip middles) are their own partners.
+pub const MIRROR: [usize; N_POINTS] = {
+    let mut m = [0usize; N_POINTS];
+    let mut i = 0;
+    while i < N_POINTS {
+        m[i] = match i {
+            // Jaw line, ear to ear.
+            0..=16 => 16 - i,
+            // Brows: right 17-21 (outer to inner) against left 22-26 (inner to outer).
+            17..=26 => 43 - i,
+            // Nose bridge.
+            27..=30 => i,
+            // Lower nose, wing to wing.
+            31..=35 => 66 - i,
+            // Eyes: corner against corner, upper lid against upper lid.
+            36..=39 => 81 - i,
+            40 | 41 => 87 - i,
+            42..=45 => 81 - i,
+            46 | 47 => 87 - i,
+            // Outer lips: corners 48/54, upper lip 49-53, lower lip 55-59.
+            48..=54 => 102 - i,
+            55..=59 => 114 - i,
+            // Inner lips: corners 60/64, upper 61-63, lower 65-67.
+            60..=64 => 124 - i,
+            _ => 132 - i,
+        };
+        i += 1;
+    }
+    m
+};
+
 /// 68 landmark points `[x, y]` in pixel coordinates of some image (pixel centres at integer +0.5
 /// are not assumed: coordinates are as the annotation file gives them).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,6 +112,18 @@ impl Landmarks68 {
         for p in out.0.iter_mut() {
             p[0] *= s;
             p[1] *= s;
+        }
+        out
+    }
+
+    /// The points of the horizontally mirrored image (`width` pixels wide, pixel `i` covering
+    /// `[i, i + 1)`, so `x` becomes `width - x`), renumbered with [`MIRROR`] so that each index
+    /// keeps its meaning (point 37 is still the outer corner of the subject's right eye).
+    pub fn mirrored(&self, width: f32) -> Self {
+        let mut out = *self;
+        for (i, p) in out.0.iter_mut().enumerate() {
+            let q = self.0[MIRROR[i]];
+            *p = [width - q[0], q[1]];
         }
         out
     }

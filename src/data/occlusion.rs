@@ -202,8 +202,15 @@ impl<'de> Deserialize<'de> for OcclusionProtocol {
 /// One draw of the training law on an `lr_size` image: side uniform in
 /// `MIN_SIDE..=MAX_SIDE`, top-left corner uniform such that the square lies inside.
 pub fn random_hole<R: Rng + ?Sized>(rng: &mut R, lr_size: u32) -> Hole {
-    let max_side = MAX_SIDE.min(lr_size);
-    let min_side = MIN_SIDE.min(max_side);
+    random_hole_sides(rng, lr_size, MIN_SIDE, MAX_SIDE)
+}
+
+/// One draw of a square hole with side uniform in `min..=max` (clamped to the image),
+/// top-left corner uniform such that the square lies inside. With PROTOCOL's 4 and 8 this is
+/// [`random_hole`], draw for draw.
+pub fn random_hole_sides<R: Rng + ?Sized>(rng: &mut R, lr_size: u32, min: u32, max: u32) -> Hole {
+    let max_side = max.min(lr_size).max(1);
+    let min_side = min.clamp(1, max_side);
     let side = rng.random_range(min_side..=max_side);
     let x = rng.random_range(0..=lr_size - side);
     let y = rng.random_range(0..=lr_size - side);

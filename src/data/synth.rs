@@ -2609,3 +2609,47 @@ impl NoiseField {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mirrored face's points are the mirrored points: a face turned by `yaw` and the same
+    /// face turned by `-yaw` are each other's mirror images (with its asymmetries, roll and
+    /// sideways shift set to zero), so flipping the first one's points about the image's
+    /// vertical midline with the iBUG renumbering must land on the second one's, point by point.
+    #[test]
+    fn a_mirrored_face_has_the_mirrored_points() {
+        let width = 178.0; // the aligned image; EYE_MID sits on its midline
+        for seed in 0..8u64 {
+            let mut id = Identity::sample(&mut ChaCha8Rng::seed_from_u64(seed));
+            id.asym = [0.0; 4];
+            let mut shot = Shot::sample(&mut ChaCha8Rng::seed_from_u64(100 + seed));
+            shot.roll = 0.0;
+            shot.shift[0] = 0.0;
+            shot.yaw = 0.05 + 0.03 * seed as f32;
+            let turned = Landmarks68(Face::build(&id, &shot).pts);
+            shot.yaw = -shot.yaw;
+            let mirror_image = Landmarks68(Face::build(&id, &shot).pts);
+            let flipped = turned.mirrored(width);
+            for i in 0..N_POINTS {
+                let (a, b) = (flipped.0[i], mirror_image.0[i]);
+                assert!(
+                    (a[0] - b[0]).abs() < 1e-3 && (a[1] - b[1]).abs() < 1e-3,
+                    "seed {seed}, point {}: mirrored {a:?}, mirror face's {b:?}",
+                    i + 1
+                );
+            }
+            // And the renumbering is not the identity: without it the eyes would swap sides.
+            let unpermuted: Vec<f32> = turned.0.iter().map(|p| width - p[0]).collect();
+            assert!((unpermuted[36] - mirror_image.0[36][0]).abs() > 10.0);
+        }
+    }
+
+    #[test]
+    fn the_mirror_permutation_is_an_involution() {
+        for (i, &j) in crate::data::landmarks::MIRROR.iter().enumerate() {
+            assert_eq!(crate::data::landmarks::MIRROR[j], i, "point {}", i + 1);
+        }
+    }
+}

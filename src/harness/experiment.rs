@@ -317,6 +317,29 @@ pub struct Experiment {
     /// The method the reports compare against (default: the first run's).
     #[serde(default)]
     pub reference: Option<String>,
+    /// Stop hopeless runs of the sweep early by their validation curves (Optuna's
+    /// MedianPruner rule). Unset: every run trains to the end.
+    #[serde(default)]
+    pub prune: Option<PruneSpec>,
+}
+
+/// `prune`: the median rule. After each validation of a run, its best value so far is compared
+/// with the median of the values that the experiment's finished runs had at the same step; a
+/// run below it (above, for a lower-is-better metric) stops and is marked `pruned`. Nothing is
+/// pruned before `startup_runs` runs have finished or before step `warmup_steps`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneSpec {
+    /// Finished runs needed before any run is pruned (Optuna's `n_startup_trials`).
+    #[serde(default = "default_startup_runs")]
+    pub startup_runs: usize,
+    /// No pruning at earlier steps (Optuna's `n_warmup_steps`).
+    #[serde(default)]
+    pub warmup_steps: usize,
+}
+
+fn default_startup_runs() -> usize {
+    2
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -572,6 +595,26 @@ impl Experiment {
                     let p = format!("stages.{name}.{key}");
                     return bad(&p, format!("{p}: must be at least 1"));
                 }
+            }
+            if let Err((key, message)) = stage.check(name == "stage2") {
+                let p = format!("stages.{name}.{key}");
+                return bad(&p, format!("{p}: {message}"));
+            }
+        }
+        if let Some(prune) = &self.prune {
+            if self.stages.stage2.validation.is_none() {
+                return bad(
+                    "prune",
+                    "prune: pruning compares validation curves; give \
+                     stages.stage2.validation too"
+                        .into(),
+                );
+            }
+            if prune.startup_runs == 0 {
+                return bad(
+                    "prune.startup_runs",
+                    "prune.startup_runs: must be at least 1".into(),
+                );
             }
         }
         let weights = [

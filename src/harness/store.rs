@@ -50,10 +50,16 @@ const MIGRATIONS: &[SchemaMigration] = &[
         sqlite: include_str!("../../migrations/0002_run_versions.sqlite.sql"),
         postgres: include_str!("../../migrations/0002_run_versions.postgres.sql"),
     },
+    SchemaMigration {
+        version: 3,
+        description: "training choices",
+        sqlite: include_str!("../../migrations/0003_training_choices.sql"),
+        postgres: include_str!("../../migrations/0003_training_choices.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows (a store written by a newer one is refused).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Unix time in seconds.
 pub fn now() -> f64 {
@@ -79,6 +85,8 @@ pub mod status {
     /// A queued run that a newer definition of its experiment left out: never claimed, kept
     /// as history, queued again if a later definition brings its configuration back.
     pub const SUPERSEDED: &str = "superseded";
+    /// Stopped early by the experiment's pruning rule; `retry EXP --pruned` runs it to the end.
+    pub const PRUNED: &str = "pruned";
 }
 
 /// Which definitions of an experiment a listing covers.
@@ -131,6 +139,8 @@ pub struct RunRow {
     pub version: i64,
     /// The latest version whose definition includes the run.
     pub last_version: i64,
+    /// Whether the experiment's pruning rule may stop the run (`retry --pruned` clears it).
+    pub prunable: bool,
 }
 
 impl RunRow {
@@ -147,7 +157,7 @@ impl RunRow {
 
 const RUN_COLUMNS: &str = "key, experiment, name, ordinal, seed, swept, config, status, attempts, \
      worker, host, device, git_commit, git_dirty, heartbeat, enqueued_at, started_at, \
-     finished_at, train_seconds, eval_seconds, artifacts, error, version, last_version";
+     finished_at, train_seconds, eval_seconds, artifacts, error, version, last_version, prunable";
 
 fn run_row(r: &AnyRow) -> std::result::Result<RunRow, sqlx::Error> {
     Ok(RunRow {
@@ -175,6 +185,7 @@ fn run_row(r: &AnyRow) -> std::result::Result<RunRow, sqlx::Error> {
         error: r.try_get("error")?,
         version: r.try_get("version")?,
         last_version: r.try_get("last_version")?,
+        prunable: r.try_get::<i64, _>("prunable")? != 0,
     })
 }
 
@@ -234,11 +245,13 @@ pub struct StatusCounts {
     pub failed: i64,
     /// Queued runs of an older definition (only in [`Versions::All`] counts).
     pub superseded: i64,
+    /// Runs the experiment's pruning rule stopped.
+    pub pruned: i64,
 }
 
 impl StatusCounts {
     pub fn total(&self) -> i64 {
-        self.queued + self.running + self.done + self.failed + self.superseded
+        self.queued + self.running + self.done + self.failed + self.superseded + self.pruned
     }
     /// Nothing left to do: every run done or failed.
     pub fn settled(&self) -> bool {
@@ -257,6 +270,10 @@ pub struct StageRow {
     pub steps: Option<i64>,
     pub images_per_s: Option<f64>,
     pub seconds: Option<f64>,
+    /// The step whose weights the stage ended with.
+    pub kept_step: Option<i64>,
+    /// Why those: `best` (by a validation metric, named) or `last`.
+    pub kept: Option<String>,
 }
 
 /// Mean metrics of one (protocol, method) of a run.
@@ -295,9 +312,11 @@ pub struct MetricRow {
     pub iou: Option<f64>,
 }
 
-/// A connection pool to the run store.
+/// A connection pool to the run store. Clones share the pool and the runtime (a pruning hook
+/// inside training holds one).
+#[derive(Clone)]
 pub struct Store {
-    runtime: tokio::runtime::Runtime,
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
     pool: AnyPool,
     backend: Backend,
     url: String,
@@ -588,7 +607,7 @@ impl Store {
         });
         let pool = pool.map_err(|e| open_error(backend, &shown, &url, &e.to_string()))?;
         let store = Store {
-            runtime,
+            runtime: std::sync::Arc::new(runtime),
             pool,
             backend,
             url,
@@ -1151,6 +1170,93 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Marks a run that this worker holds as stopped by the pruning rule. Returns false when
+    /// the run was not this worker's any more.
+    pub fn mark_pruned(&self, run: &str, worker: &str, why: &str) -> Result<bool> {
+        let n = self
+            .retrying("marking a run pruned", || {
+                sqlx::query(
+                    "UPDATE runs SET status = 'pruned', finished_at = $1, error = $2 \
+                     WHERE key = $3 AND worker = $4 AND status = 'running'",
+                )
+                .bind(now())
+                .bind(why.to_string())
+                .bind(run.to_string())
+                .bind(worker.to_string())
+                .execute(&self.pool)
+            })?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Puts an experiment's pruned runs (of its current definition) back in the queue, never
+    /// to be pruned again: they resume from their checkpoints and train to the end. Returns
+    /// their names.
+    pub fn retry_pruned(&self, experiment: &str) -> Result<Vec<String>> {
+        let rows = self
+            .runtime
+            .block_on(
+                sqlx::query(
+                    "UPDATE runs SET status = 'queued', worker = NULL, finished_at = NULL, \
+                     prunable = 0 WHERE experiment = $1 AND status = 'pruned' AND last_version = \
+                     (SELECT e.version FROM experiments e WHERE e.name = $1) RETURNING name",
+                )
+                .bind(experiment.to_string())
+                .fetch_all(&self.pool),
+            )
+            .map_err(db_error(format!(
+                "retrying the pruned runs of `{experiment}`"
+            )))?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("name"))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(db_error("retrying"))
+    }
+
+    /// What the pruning rule compares a run with: the number of finished runs of the
+    /// experiment's current definition (other than `run`), and the values of curve `term` of
+    /// stage 2 that they had at `step`.
+    pub fn finished_curve_values(
+        &self,
+        experiment: &str,
+        run: &str,
+        term: &str,
+        step: i64,
+    ) -> Result<(usize, Vec<f64>)> {
+        let finished = self.retrying("reading finished runs", || {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM runs WHERE experiment = $1 AND status = 'done' \
+                 AND key <> $2 AND last_version = \
+                 (SELECT e.version FROM experiments e WHERE e.name = $1)",
+            )
+            .bind(experiment.to_string())
+            .bind(run.to_string())
+            .fetch_one(&self.pool)
+        })?;
+        let n: i64 = finished
+            .try_get("n")
+            .map_err(db_error("reading finished runs"))?;
+        let rows = self.retrying("reading validation curves", || {
+            sqlx::query(
+                "SELECT c.value AS value FROM curves c JOIN runs r ON r.key = c.run_key \
+                 WHERE r.experiment = $1 AND r.status = 'done' AND r.key <> $2 \
+                 AND r.last_version = (SELECT e.version FROM experiments e WHERE e.name = $1) \
+                 AND c.stage = 'stage2' AND c.term = $3 AND c.step = $4",
+            )
+            .bind(experiment.to_string())
+            .bind(run.to_string())
+            .bind(term.to_string())
+            .bind(step)
+            .fetch_all(&self.pool)
+        })?;
+        let values = rows
+            .iter()
+            .map(|r| r.try_get::<f64, _>("value"))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_error("reading validation curves"))?;
+        Ok((n.max(0) as usize, values))
+    }
+
     /// Puts an experiment's failed runs (of its current definition) back in the queue;
     /// returns their names.
     pub fn retry_failed(&self, experiment: &str) -> Result<Vec<String>> {
@@ -1338,13 +1444,14 @@ impl Store {
         self.retrying("recording a stage", || {
             sqlx::query(
                 "INSERT INTO stages (run_key, stage, status, shared_key, reused, checkpoint, \
-                     steps, images_per_s, seconds, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     steps, images_per_s, seconds, updated_at, kept_step, kept) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (run_key, stage) DO UPDATE SET status = excluded.status, \
                      shared_key = excluded.shared_key, reused = excluded.reused, \
                      checkpoint = excluded.checkpoint, steps = excluded.steps, \
                      images_per_s = excluded.images_per_s, seconds = excluded.seconds, \
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at, kept_step = excluded.kept_step, \
+                     kept = excluded.kept",
             )
             // Not a cached statement: sqlx's Any driver sends a NULL f64 as a float4
             // parameter, and a cached statement would then refuse a later f64.
@@ -1359,6 +1466,8 @@ impl Store {
             .bind(stage.images_per_s)
             .bind(stage.seconds)
             .bind(now())
+            .bind(stage.kept_step)
+            .bind(stage.kept.clone())
             .execute(&self.pool)
         })?;
         Ok(())
@@ -1371,7 +1480,7 @@ impl Store {
             .block_on(
                 sqlx::query(
                     "SELECT stage, status, shared_key, reused, checkpoint, steps, images_per_s, \
-                     seconds FROM stages WHERE run_key = $1 ORDER BY stage",
+                     seconds, kept_step, kept FROM stages WHERE run_key = $1 ORDER BY stage",
                 )
                 .bind(run.to_string())
                 .fetch_all(&self.pool),
@@ -1737,6 +1846,7 @@ impl Store {
                 status::RUNNING => c.running = n,
                 status::DONE => c.done = n,
                 status::SUPERSEDED => c.superseded = n,
+                status::PRUNED => c.pruned = n,
                 _ => c.failed += n,
             }
         }
@@ -1978,5 +2088,7 @@ fn stage_row(r: &sqlx::any::AnyRow) -> std::result::Result<StageRow, sqlx::Error
         steps: r.try_get("steps")?,
         images_per_s: r.try_get("images_per_s")?,
         seconds: r.try_get("seconds")?,
+        kept_step: r.try_get("kept_step")?,
+        kept: r.try_get("kept")?,
     })
 }

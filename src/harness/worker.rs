@@ -25,14 +25,14 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 
-use super::experiment::{DataSpec, Experiment};
+use super::experiment::{DataSpec, Experiment, PruneSpec};
 use super::store::{self, RunRow, SharedClaim, StageRow, Store, Versions, WorkerInfo, status};
 use super::sweep::run_key;
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
@@ -45,11 +45,11 @@ use crate::methods::position_patch::PositionPatch;
 use crate::model::Ofhnet;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
-use crate::train::checkpoint::load_module;
-use crate::train::config::{LossesSpec, OfhnetConfig};
+use crate::train::checkpoint::{load_module, read_json};
+use crate::train::config::{Keep, LossesSpec, OfhnetConfig};
 use crate::train::landmarks::{LandmarkSpec, Role, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
-use crate::train::ofhnet::{TrainOptions, files, train};
+use crate::train::ofhnet::{KeptCheckpoint, PruneHook, TrainOptions, files, train};
 use crate::{Error, Result};
 use burn::module::Module;
 
@@ -102,6 +102,8 @@ pub struct WorkSummary {
     pub requeued: Vec<String>,
     /// The run this worker stopped and put back in the queue (a signal), and why.
     pub interrupted: Option<(String, String)>,
+    /// Runs the experiment's pruning rule stopped.
+    pub pruned: Vec<String>,
 }
 
 /// `host:pid` and the code's git commit, for the store.
@@ -190,6 +192,13 @@ pub fn work(
                 eprintln!("failed {}/{}: {message}", run.experiment, run.name);
                 summary.failed.push((run.name.clone(), message));
             }
+            Err(RunEnd::Pruned(why)) => {
+                eprintln!(
+                    "pruned {}/{}: {why} (`ofhnet retry {} --pruned` runs it to the end)",
+                    run.experiment, run.name, run.experiment
+                );
+                summary.pruned.push(run.name.clone());
+            }
             Err(RunEnd::Interrupted(why)) => {
                 eprintln!(
                     "stopped {}/{} ({why}); it is back in the queue",
@@ -215,6 +224,8 @@ enum RunEnd {
     Failed(String),
     /// A stop signal: the run is back in the queue.
     Interrupted(String),
+    /// The experiment's pruning rule stopped it: the run is marked pruned.
+    Pruned(String),
     /// The store could not be reached: nothing could be recorded.
     StoreLost(Error),
 }
@@ -272,6 +283,13 @@ fn execute_claimed(
             let note = format!("worker {} stopped it: {why}", info.id);
             return match store.release(&run.key, &info.id, &note) {
                 Ok(_) => Err(RunEnd::Interrupted(why)),
+                Err(e) => Err(RunEnd::StoreLost(e)),
+            };
+        }
+        Ok(Err(e @ Error::Pruned { .. })) => {
+            let why = e.to_string();
+            return match store.mark_pruned(&run.key, &info.id, &why) {
+                Ok(_) => Err(RunEnd::Pruned(why)),
                 Err(e) => Err(RunEnd::StoreLost(e)),
             };
         }
@@ -522,9 +540,20 @@ fn execute(
                     std::thread::sleep(options.poll)
                 }
                 SharedClaim::Train(path) => {
+                    let val = match &config.stage2.validation {
+                        Some(v) => Some(Arc::new(data.split(&v.split)?)),
+                        None => None,
+                    };
                     let stage = Stage2 {
                         config: &config,
                         train_split: &train_split,
+                        val,
+                        prune: exp
+                            .prune
+                            .as_ref()
+                            .filter(|_| run.prunable)
+                            .zip(config.stage2.validation.as_ref())
+                            .map(|(p, v)| median_pruner(store, run, p, v.metric.term())),
                         out: &path,
                         inpaint: &inpaint,
                         key: &s2_key,
@@ -659,6 +688,10 @@ fn execute(
 struct Stage2<'a> {
     config: &'a OfhnetConfig,
     train_split: &'a crate::data::dataset::Split,
+    /// The split that `validation` scores.
+    val: Option<Arc<crate::data::dataset::Split>>,
+    /// The experiment's pruning rule, unless the run may not be pruned.
+    prune: Option<PruneHook>,
     /// The shared model directory (resumed from its checkpoints).
     out: &'a Path,
     /// Stage 1's InpaintNet.
@@ -681,6 +714,7 @@ fn train_generator(
         out,
         inpaint,
         key,
+        ..
     } = *stage;
     let stage2_started = Instant::now();
     store.record_stage(
@@ -693,7 +727,7 @@ fn train_generator(
         },
     )?;
     let bar = (options.progress)(0, "stage 2");
-    let report = train(
+    let trained = train(
         config,
         train_split,
         &TrainOptions {
@@ -701,12 +735,20 @@ fn train_generator(
             resume: true,
             inpaint_from: Some(inpaint.to_path_buf()),
             cancel: options.cancel.clone(),
+            val: stage.val.clone(),
+            prune: stage.prune.clone(),
             ..TrainOptions::default()
         },
         device,
         &bar,
-    )?;
+    );
     bar.finish_and_clear();
+    if let Err(e @ Error::Pruned { .. }) = trained {
+        // A pruned run's partial curves stay.
+        store_curves(store, &run.key, &out.join(files::LOG))?;
+        return Err(e);
+    }
+    let report = trained?;
     eprintln!(
         "{}: stage 2: {} steps this attempt ({} in all{})",
         run.name,
@@ -719,6 +761,12 @@ fn train_generator(
         }
     );
     store_curves(store, &run.key, &out.join(files::LOG))?;
+    let kept_file = out.join(files::KEPT);
+    let kept: Option<KeptCheckpoint> = if kept_file.exists() {
+        Some(read_json(&kept_file)?)
+    } else {
+        None
+    };
     store.record_stage(
         &run.key,
         &StageRow {
@@ -729,10 +777,71 @@ fn train_generator(
             steps: Some(report.stage2.total_steps as i64),
             images_per_s: Some(report.stage2.images_per_s),
             seconds: Some(stage2_started.elapsed().as_secs_f64()),
+            kept_step: kept.as_ref().map(|k| k.step as i64),
+            kept: kept.as_ref().map(describe_kept),
             ..StageRow::default()
         },
     )?;
     Ok(())
+}
+
+/// How `show` and `status` say which checkpoint a stage kept.
+pub fn describe_kept(k: &KeptCheckpoint) -> String {
+    let what = match k.keep {
+        Keep::Best => "best",
+        Keep::Last => "last",
+    };
+    let mut out = format!("{what} (step {})", k.step);
+    if let (Some(m), Some(v)) = (k.metric, k.value) {
+        out.push_str(&format!(", {} {v:.4}", m.term()));
+    }
+    if k.ema {
+        out.push_str(", EMA weights");
+    }
+    out
+}
+
+/// The median rule of Optuna's `MedianPruner` over the store's validation curves: at a
+/// validation step, a run whose best value so far is below the median of the values that the
+/// experiment's finished runs had at that step stops, once `startup_runs` runs have finished
+/// and from step `warmup_steps` on. Both validation metrics (PSNR, SSIM) are higher-is-better.
+pub fn median_pruner(store: &Store, run: &RunRow, spec: &PruneSpec, term: &str) -> PruneHook {
+    let store = store.clone();
+    let (experiment, key, term) = (run.experiment.clone(), run.key.clone(), term.to_string());
+    let spec = spec.clone();
+    PruneHook(Arc::new(move |step: usize, best: f64| {
+        if step < spec.warmup_steps {
+            return Ok(None);
+        }
+        let (finished, values) =
+            store.finished_curve_values(&experiment, &key, &term, step as i64)?;
+        if finished < spec.startup_runs || values.is_empty() {
+            return Ok(None);
+        }
+        let median = median(&values);
+        Ok((best < median).then(|| {
+            format!(
+                "best {term} {best:.4} by step {step} is below the median {median:.4} of {} \
+                 finished runs at that step",
+                values.len()
+            )
+        }))
+    }))
+}
+
+/// The median of a non-empty list (the mean of the middle two for an even count, as numpy's).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 /// Everything stage 1 depends on, and nothing else: the run's configuration with stage 2's

@@ -532,8 +532,12 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
             }
         };
         let mut series: Vec<(String, Vec<(f64, Bar)>)> = Vec::new();
-        // Throughput is logged with the losses; it is not a loss.
-        for (stage, step, term, value) in points.iter().filter(|p| p.2 != "images_per_s") {
+        // Throughput is logged with the losses; it is not a loss. Validation values get their
+        // own charts (below), on their own scale.
+        for (stage, step, term, value) in points
+            .iter()
+            .filter(|p| p.2 != "images_per_s" && !p.2.starts_with("val_"))
+        {
             let label = format!("{stage} {term}");
             let b = Bar {
                 mean: *value,
@@ -560,6 +564,60 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
         };
         let stem = format!("curves_{}", file_stem(&run.row.name));
         push(&mut out, title, "curves", write_lines(dir, &stem, &chart)?);
+    }
+
+    // Validation during training: one chart per metric, one line per run (a pruned run's
+    // line stops where it was stopped).
+    for (term, unit) in [("val_psnr", "PSNR (dB)"), ("val_ssim", "SSIM")] {
+        let mut series: Vec<(String, Vec<(f64, Bar)>)> = Vec::new();
+        for run in data.runs.iter().take(super::MAX_CURVE_CHARTS) {
+            let Some(points) = data.curves.get(&run.row.key) else {
+                continue;
+            };
+            let line: Vec<(f64, Bar)> = points
+                .iter()
+                .filter(|p| p.2 == term)
+                .map(|(_, step, _, value)| {
+                    (
+                        *step as f64,
+                        Bar {
+                            mean: *value,
+                            lower: *value,
+                            upper: *value,
+                        },
+                    )
+                })
+                .collect();
+            if !line.is_empty() {
+                let label = if run.row.status == crate::harness::store::status::PRUNED {
+                    format!("{} (pruned)", run.row.name)
+                } else {
+                    run.row.name.clone()
+                };
+                series.push((label, line));
+            }
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let title = format!(
+            "{}: validation {} during training",
+            data.experiment,
+            unit.split(' ').next().unwrap_or(unit)
+        );
+        let chart = LineChart {
+            title: title.clone(),
+            x_desc: "stage-2 step".into(),
+            y_desc: format!("validation {unit}"),
+            series,
+            log_y: false,
+        };
+        push(
+            &mut out,
+            title,
+            "curves",
+            write_lines(dir, &format!("validation_{term}"), &chart)?,
+        );
     }
     Ok(out)
 }

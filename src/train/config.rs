@@ -154,6 +154,9 @@ impl Default for InpaintSpec {
 pub struct UpsampleSpec {
     pub widths: Option<[usize; 3]>,
     pub head_width: Option<usize>,
+    /// Predict the detail over the bicubic upscaling (a global residual; our option, not the
+    /// paper's). Unset: the paper's sigmoid output.
+    pub residual: Option<bool>,
 }
 
 /// The discriminator's widths; unset values come from the preset.
@@ -247,6 +250,92 @@ pub struct StageSpec {
     /// `lr`), then the schedule. Unset: no warmup. (An option, as every field added to the
     /// schema must be: unset options stay out of run keys.)
     pub warmup_steps: Option<usize>,
+    /// Mirror each training face left-right with probability 1/2 (a fresh draw every time the
+    /// face is used). Unset: no augmentation.
+    pub hflip: Option<bool>,
+    /// The sides of the training holes (the training law of PROTOCOL.md draws them uniformly
+    /// from 4..=8). Unset: the protocol's law.
+    pub holes: Option<HoleSides>,
+    /// Validation during training (stage 2 only): PSNR and SSIM on a fixed subset of the val
+    /// split every `every` steps, and the checkpoint kept by them. Unset: none, the last
+    /// weights are kept.
+    pub validation: Option<ValidationSpec>,
+    /// An exponential moving average of the generator's weights (stage 2 only): validated and
+    /// saved instead of the raw weights. Unset: none.
+    pub ema: Option<EmaSpec>,
+}
+
+/// The range of training-hole sides, inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoleSides {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// A validation metric.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValMetric {
+    #[default]
+    Psnr,
+    Ssim,
+}
+
+impl ValMetric {
+    /// The curve term it is logged under.
+    pub fn term(self) -> &'static str {
+        match self {
+            ValMetric::Psnr => "val_psnr",
+            ValMetric::Ssim => "val_ssim",
+        }
+    }
+}
+
+/// Which weights a stage ends with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keep {
+    /// The weights at the best validation value of `metric` (the first step on ties).
+    #[default]
+    Best,
+    /// The weights after the last step.
+    Last,
+}
+
+/// `stages.stage2.validation`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Validate every this many steps (and after the last step).
+    pub every: usize,
+    /// The first this many faces of the split, each with the "random" protocol's hole.
+    #[serde(default = "default_val_faces")]
+    pub faces: usize,
+    /// The metric that chooses the kept checkpoint (and that pruning compares).
+    #[serde(default)]
+    pub metric: ValMetric,
+    #[serde(default)]
+    pub keep: Keep,
+    /// The split validated on (tune on val, report on test).
+    #[serde(default = "default_val_split")]
+    pub split: String,
+}
+
+fn default_val_faces() -> usize {
+    64
+}
+
+fn default_val_split() -> String {
+    "val".into()
+}
+
+/// `stages.stage2.ema`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmaSpec {
+    /// `ema <- decay * ema + (1 - decay) * weights` after every step (BatchNorm statistics too).
+    pub decay: f64,
 }
 
 impl Default for StageSpec {
@@ -261,6 +350,10 @@ impl Default for StageSpec {
             checkpoint_every: 100,
             log_every: 10,
             warmup_steps: None,
+            hflip: None,
+            holes: None,
+            validation: None,
+            ema: None,
         }
     }
 }
@@ -280,6 +373,51 @@ impl StageSpec {
             _ => 1.0,
         };
         schedule * warmup
+    }
+
+    /// Checks the optional blocks; `(field, message)` on error. Validation and EMA apply to
+    /// stage 2 only.
+    pub fn check(&self, stage2: bool) -> std::result::Result<(), (String, String)> {
+        if let Some(h) = self.holes
+            && !(1 <= h.min && h.min <= h.max && h.max <= 16)
+        {
+            return Err((
+                "holes".into(),
+                format!(
+                    "min {} and max {}: need 1 <= min <= max <= 16 (LR pixels)",
+                    h.min, h.max
+                ),
+            ));
+        }
+        if let Some(v) = &self.validation {
+            if !stage2 {
+                return Err(("validation".into(), "only stage 2 is validated".into()));
+            }
+            if v.every == 0 || v.faces == 0 {
+                return Err((
+                    "validation".into(),
+                    "every and faces must be at least 1".into(),
+                ));
+            }
+            if !crate::data::dataset::SPLITS.contains(&v.split.as_str()) {
+                return Err((
+                    "validation.split".into(),
+                    format!("`{}`; expected train, val or test", v.split),
+                ));
+            }
+        }
+        if let Some(e) = &self.ema {
+            if !stage2 {
+                return Err(("ema".into(), "only stage 2's generator is averaged".into()));
+            }
+            if !(e.decay.is_finite() && e.decay > 0.0 && e.decay < 1.0) {
+                return Err((
+                    "ema.decay".into(),
+                    format!("{}: must lie strictly between 0 and 1", e.decay),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The number of optimiser steps for a split of `n` images.
@@ -393,6 +531,9 @@ impl OfhnetConfig {
                     "must be a positive number",
                 ));
             }
+            if let Err((field, message)) = s.check(name == "stage2") {
+                return Err(Error::invalid(format!("{name}.{field}"), message));
+            }
         }
         let widths = self
             .inpaint
@@ -469,6 +610,7 @@ impl OfhnetConfig {
         UpsampleNetConfig::new()
             .with_widths(r.upsample.widths.unwrap_or(presets::CPU))
             .with_head_width(r.upsample.head_width.unwrap_or(16))
+            .with_residual(r.upsample.residual == Some(true))
     }
 
     /// Builds the stage-2 generator on `device`.
@@ -532,6 +674,36 @@ mod tests {
             StageSpec::default().lr_factor(0, 10),
             1.0,
             "no warmup unless asked"
+        );
+    }
+
+    #[test]
+    fn training_choices_are_checked_naming_the_field() {
+        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        c.stage1.validation = Some(ValidationSpec {
+            every: 10,
+            faces: 8,
+            metric: ValMetric::Psnr,
+            keep: Keep::Best,
+            split: "val".into(),
+        });
+        let e = c
+            .validate()
+            .expect_err("stage 1 is not validated")
+            .to_string();
+        assert!(e.contains("stage1.validation"), "{e}");
+        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        c.stage2.ema = Some(EmaSpec { decay: 1.0 });
+        let e = c.validate().expect_err("decay 1 never moves").to_string();
+        assert!(e.contains("stage2.ema.decay"), "{e}");
+        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        c.stage2.holes = Some(HoleSides { min: 6, max: 3 });
+        let e = c.validate().expect_err("min above max").to_string();
+        assert!(e.contains("stage2.holes"), "{e}");
+        let yaml = "stage2: {validation: {every: 5, metric: lpips}}";
+        assert!(
+            serde_yaml::from_str::<OfhnetConfig>(yaml).is_err(),
+            "unknown metric"
         );
     }
 }

@@ -52,6 +52,10 @@ pub struct LandmarkSpec {
     pub lr: f64,
     pub checkpoint_every: usize,
     pub log_every: usize,
+    /// Mirror each training face left-right with probability 1/2, its 68 points renumbered
+    /// with the iBUG mirror permutation ([`crate::data::landmarks::MIRROR`]). Unset: no
+    /// augmentation.
+    pub hflip: Option<bool>,
 }
 
 impl Default for LandmarkSpec {
@@ -81,6 +85,7 @@ impl LandmarkSpec {
             lr: 1e-3,
             checkpoint_every: 100,
             log_every: 10,
+            hflip: None,
         }
     }
 
@@ -112,7 +117,12 @@ pub mod files {
     pub const LOG: &str = "train_log.csv";
 }
 
-fn points_tensor(split: &Split, idx: &[usize], device: &Device) -> Result<Tensor<2>> {
+fn points_tensor(
+    split: &Split,
+    idx: &[usize],
+    flips: &[bool],
+    device: &Device,
+) -> Result<Tensor<2>> {
     let all = split.landmarks68.as_ref().ok_or_else(|| {
         Error::invalid(
             "data",
@@ -122,7 +132,14 @@ fn points_tensor(split: &Split, idx: &[usize], device: &Device) -> Result<Tensor
     let scale = split.hr_size as f32;
     let data: Vec<f32> = idx
         .iter()
-        .flat_map(|&i| all[i].to_flat())
+        .zip(flips.iter().chain(std::iter::repeat(&false)))
+        .flat_map(|(&i, &flip)| {
+            if flip {
+                all[i].mirrored(scale).to_flat()
+            } else {
+                all[i].to_flat()
+            }
+        })
         .map(|v| v / scale)
         .collect();
     Ok(Tensor::from_data(
@@ -131,9 +148,21 @@ fn points_tensor(split: &Split, idx: &[usize], device: &Device) -> Result<Tensor
     ))
 }
 
-fn hr_tensor(split: &Split, idx: &[usize], device: &Device) -> Tensor<4> {
+fn hr_tensor(split: &Split, idx: &[usize], flips: &[bool], device: &Device) -> Tensor<4> {
     let n = (split.hr_size * split.hr_size * 3) as usize;
-    let raws: Vec<&[u8]> = idx.iter().map(|&i| &split.hr[i * n..(i + 1) * n]).collect();
+    let owned: Vec<std::borrow::Cow<[u8]>> = idx
+        .iter()
+        .zip(flips.iter().chain(std::iter::repeat(&false)))
+        .map(|(&i, &flip)| {
+            let raw = &split.hr[i * n..(i + 1) * n];
+            if flip {
+                std::borrow::Cow::Owned(super::tensors::flip_raw(raw, split.hr_size as usize))
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            }
+        })
+        .collect();
+    let raws: Vec<&[u8]> = owned.iter().map(|r| r.as_ref()).collect();
     raw_to_tensor(&raws, split.hr_size as usize, device)
 }
 
@@ -187,7 +216,8 @@ pub fn train_landmarks(
         None => (0, 0.0),
     };
     log.truncate_after("landmarks", start)?;
-    let sampler = Sampler::new(split.len(), spec.batch_size, spec.seed, 3);
+    let sampler = Sampler::new(split.len(), spec.batch_size, spec.seed, 3)
+        .with_hflip(spec.hflip == Some(true));
     let total = match spec.steps {
         Some(s) => s,
         None => ((sampler.batches_per_epoch() as f64) * spec.epochs)
@@ -201,8 +231,9 @@ pub fn train_landmarks(
     let mut window = (0.0f64, 0usize);
     for step in start..total {
         let idx = sampler.batch(step);
-        let x = hr_tensor(split, &idx, &ad);
-        let target = points_tensor(split, &idx, &ad)?;
+        let flips: Vec<bool> = (0..idx.len()).map(|k| sampler.flip(step, k)).collect();
+        let x = hr_tensor(split, &idx, &flips, &ad);
+        let target = points_tensor(split, &idx, &flips, &ad)?;
         let loss = crate::losses::mse(net.forward(x), target);
         let v = loss.clone().into_scalar::<f32>() as f64;
         if !v.is_finite() {
@@ -285,7 +316,7 @@ pub fn mean_nrmse(net: &LandmarkNet, split: &Split, device: &Device) -> Result<f
         .ok_or_else(|| Error::invalid("data", "this dataset has no 68-point landmarks"))?;
     let mut sum = 0.0;
     for chunk in (0..split.len()).collect::<Vec<_>>().chunks(32) {
-        let found = detect(net, hr_tensor(split, chunk, device));
+        let found = detect(net, hr_tensor(split, chunk, &[], device));
         for (&i, p) in chunk.iter().zip(&found) {
             sum += nrmse(&labels[i], p)?;
         }

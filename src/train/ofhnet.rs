@@ -13,7 +13,9 @@
 //! stage2/checkpoint/
 //! ```
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -25,10 +27,10 @@ use super::checkpoint::{
     CheckpointDir, CheckpointState, load_module, load_optimizer, params_finite, read_json,
     save_module, save_optimizer, write_json,
 };
-use super::config::OfhnetConfig;
+use super::config::{Keep, OfhnetConfig, StageSpec, ValMetric};
 use super::log::TrainLog;
 use super::sampler::Sampler;
-use super::tensors::raw_to_tensor;
+use super::tensors::{flip_raw, raw_to_tensor};
 use crate::data::dataset::Split;
 use crate::losses;
 use crate::nets::discriminator::Discriminator;
@@ -46,6 +48,33 @@ pub mod files {
     pub const LOG: &str = "train_log.csv";
     /// The faces a harness run keeps per protocol for the report's image grids.
     pub const SAMPLES: &str = "samples";
+    /// Which weights stage 2 ended with: [`super::KeptCheckpoint`].
+    pub const KEPT: &str = "kept.json";
+}
+
+/// `kept.json`: which checkpoint a model's final generator is.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeptCheckpoint {
+    /// `best` (by a validation metric) or `last`.
+    pub keep: Keep,
+    /// The stage-2 step whose weights were kept (1-based, as the log counts).
+    pub step: usize,
+    /// The validation metric and its value at that step, when validation was on.
+    pub metric: Option<ValMetric>,
+    pub value: Option<f64>,
+    /// Whether the kept weights are the EMA of the generator's.
+    pub ema: bool,
+}
+
+/// Asked after each validation of a stage-2 run with its step and best value so far of the
+/// validation metric; answers with a reason to stop the run (pruning), or `None` to go on.
+#[derive(Clone)]
+pub struct PruneHook(pub Arc<dyn Fn(usize, f64) -> Result<Option<String>> + Send + Sync>);
+
+impl std::fmt::Debug for PruneHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PruneHook")
+    }
 }
 
 /// Options of [`train`] that are not part of the model's configuration.
@@ -65,6 +94,11 @@ pub struct TrainOptions {
     /// Checked before every step: a worker's Ctrl-C or SIGTERM, or a lost run store, stops
     /// training between two steps (the last checkpoint stays).
     pub cancel: crate::interrupt::Cancel,
+    /// The split that stage 2's `validation` block scores (the harness passes the one it
+    /// names; `ofhnet train` the prepared dataset's).
+    pub val: Option<Arc<Split>>,
+    /// The pruning rule of a sweep, when it has one.
+    pub prune: Option<PruneHook>,
 }
 
 /// What one stage did.
@@ -235,18 +269,87 @@ fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<
     write_json(&path, config)
 }
 
-/// The LR faces of a batch, clean and with their training holes.
-fn lr_batch(split: &Split, sampler: &Sampler, step: usize, idx: &[usize]) -> (Vec<u8>, Vec<u8>) {
+/// A stage's batches and holes: the protocol's training law unless the stage sets `holes`,
+/// mirrored faces when it sets `hflip`.
+fn stage_sampler(split: &Split, spec: &StageSpec, seed: u64, tag: u64) -> Sampler {
+    let sampler =
+        Sampler::new(split.len(), spec.batch_size, seed, tag).with_hflip(spec.hflip == Some(true));
+    match spec.holes {
+        Some(h) => sampler.with_hole_sides(h.min, h.max),
+        None => sampler,
+    }
+}
+
+/// The LR faces of a batch, clean and with their training holes, and which of them were
+/// mirrored (the HR faces must follow).
+fn lr_batch(
+    split: &Split,
+    sampler: &Sampler,
+    step: usize,
+    idx: &[usize],
+) -> (Vec<u8>, Vec<u8>, Vec<bool>) {
     let n = (split.lr_size * split.lr_size * 3) as usize;
     let mut clean = Vec::with_capacity(idx.len() * n);
     let mut occluded = Vec::with_capacity(idx.len() * n);
+    let mut flips = Vec::with_capacity(idx.len());
     for (k, &i) in idx.iter().enumerate() {
-        let img = split.lr_image(i);
+        let mut img = split.lr_image(i);
+        let flip = sampler.flip(step, k);
+        if flip {
+            image::imageops::flip_horizontal_in_place(&mut img);
+        }
+        flips.push(flip);
         clean.extend_from_slice(img.as_raw());
         let hole = sampler.hole(step, k, split.lr_size);
         occluded.extend_from_slice(hole.occlude(&img).as_raw());
     }
-    (clean, occluded)
+    (clean, occluded, flips)
+}
+
+/// The HR faces of a batch, mirrored where the LR ones were.
+fn hr_batch<'a>(split: &'a Split, idx: &[usize], flips: &[bool]) -> Vec<Cow<'a, [u8]>> {
+    let n = (split.hr_size * split.hr_size * 3) as usize;
+    idx.iter()
+        .zip(flips)
+        .map(|(&i, &flip)| {
+            let raw = &split.hr[i * n..(i + 1) * n];
+            if flip {
+                Cow::Owned(flip_raw(raw, split.hr_size as usize))
+            } else {
+                Cow::Borrowed(raw)
+            }
+        })
+        .collect()
+}
+
+/// Mean PSNR and SSIM (PROTOCOL's, on u8-rounded outputs) of a generator behind `inpaint` on
+/// the first `faces` faces of `split`, each with the "random" protocol's hole.
+pub fn validate_generator(
+    generator: &Generator,
+    inpaint: &InpaintNet,
+    composite: bool,
+    split: &Split,
+    faces: usize,
+    device: &Device,
+) -> Result<(f64, f64)> {
+    use crate::evaluate::{EvalOptions, Pipeline, Upscale, evaluate_pipeline};
+    let pipeline = Pipeline {
+        inpaint,
+        composite,
+        device,
+        method: "validation",
+        upscale: Upscale::Network(generator),
+    };
+    let options = EvalOptions {
+        limit: Some(faces),
+        ..EvalOptions::default()
+    };
+    let rows = evaluate_pipeline(&pipeline, split, None, &options, &ProgressBar::hidden())?;
+    let n = rows.len().max(1) as f64;
+    Ok((
+        rows.iter().map(|r| r.psnr).sum::<f64>() / n,
+        rows.iter().map(|r| r.ssim).sum::<f64>() / n,
+    ))
 }
 
 fn to_tensor(flat: &[u8], count: usize, size: u32, device: &Device) -> Tensor<4> {
@@ -517,7 +620,14 @@ impl Stage2Nets {
         let config = ctx.config;
         let spec = &config.stage2;
         let w_l2 = config.losses.l2.as_ref().map(|b| b.weight);
-        let w_adv = config.losses.adversarial.as_ref().map(|b| b.weight);
+        // A zero weight switches the block off: no discriminator step, and no adversarial
+        // term (it would add nothing to the generator's gradient).
+        let w_adv = config
+            .losses
+            .adversarial
+            .as_ref()
+            .map(|b| b.weight)
+            .filter(|w| *w > 0.0);
         let w_ss = config.losses.semantic.as_ref().map(|b| b.weight);
         let (_, input) = inpaint_for_upsampling(ctx.inpaint, occluded, config.composite);
         let input = Tensor::<4>::from_data(input.into_data(), ctx.ad); // [batch, 3, 16, 16]
@@ -628,7 +738,7 @@ fn train_stage1(
         None => (0, 0.0),
     };
     log.truncate_after("stage1", start)?;
-    let sampler = Sampler::new(split.len(), spec.batch_size, config.seed, 1);
+    let sampler = stage_sampler(split, spec, config.seed, 1);
     let total = spec.total_steps(split.len());
     let mut lp = StageLoop::new("stage1", log, bar, start, total);
     let mut steps_run = 0;
@@ -637,7 +747,7 @@ fn train_stage1(
             break;
         }
         let idx = sampler.batch(step);
-        let (clean, occluded) = lr_batch(split, &sampler, step, &idx);
+        let (clean, occluded, _) = lr_batch(split, &sampler, step, &idx);
         let clean = to_tensor(&clean, idx.len(), split.lr_size, &ad);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, &ad);
         let nets = Stage1Nets { model, optim };
@@ -729,6 +839,18 @@ fn train_stage2(
 ) -> Result<StageReport> {
     let spec = &config.stage2;
     let ad = device.clone().autodiff();
+    let validation = match &spec.validation {
+        Some(v) => match &options.val {
+            Some(val) if !val.is_empty() => Some((v, val.clone())),
+            _ => {
+                return Err(Error::invalid(
+                    "stage2.validation",
+                    format!("the `{}` split to validate on is missing or empty", v.split),
+                ));
+            }
+        },
+        None => None,
+    };
 
     let inpaint: InpaintNet = load_module(
         config.inpaint_config().init(device),
@@ -752,18 +874,44 @@ fn train_stage2(
     } = Stage2Nets::init(config, &ad);
 
     let ckpt = CheckpointDir::new(out.join("stage2").join("checkpoint"));
+    let mut ema: Option<Generator> = None;
     let (start, elapsed0) = match ckpt.latest() {
         Some(dir) => {
             generator = load_generator(generator, &dir.join("generator.bpk"))?;
             discriminator = load_module(discriminator, &dir.join("discriminator.bpk"))?;
             optim_g = load_optimizer(optim_g, &dir.join("optim_g.bpk"))?;
             optim_d = load_optimizer(optim_d, &dir.join("optim_d.bpk"))?;
+            let ema_file = dir.join(EMA_FILE);
+            if spec.ema.is_some() && ema_file.exists() {
+                ema = Some(load_generator(config.generator_init(device), &ema_file)?);
+            }
             let state: CheckpointState = read_json(&dir.join("state.json"))?;
             (state.step, state.elapsed_s)
         }
         None => (0, 0.0),
     };
+    if spec.ema.is_some() && ema.is_none() {
+        ema = Some(generator.valid());
+    }
     log.truncate_after("stage2", start)?;
+    // The best validation value so far, from the log (which a resumed run has cut back to its
+    // checkpoint), and the kept-best weights.
+    let best_dir = CheckpointDir::new(out.join("stage2").join("best"));
+    let mut best: Option<(usize, f64)> = match &validation {
+        Some((v, _)) => TrainLog::read(&out.join(files::LOG))?
+            .into_iter()
+            .filter(|(st, step, term, _)| {
+                st == "stage2" && *step <= start && term == v.metric.term()
+            })
+            .fold(
+                None,
+                |acc: Option<(usize, f64)>, (_, step, _, value)| match acc {
+                    Some((_, b)) if b >= value => acc,
+                    _ => Some((step, value)),
+                },
+            ),
+        None => None,
+    };
     let context = Stage2Context {
         config,
         inpaint: &inpaint,
@@ -771,22 +919,19 @@ fn train_stage2(
         device,
         ad: &ad,
     };
-    let sampler = Sampler::new(split.len(), spec.batch_size, config.seed, 2);
+    let sampler = stage_sampler(split, spec, config.seed, 2);
     let total = spec.total_steps(split.len());
     let mut lp = StageLoop::new("stage2", log, bar, start, total);
-    let hr_n = (split.hr_size * split.hr_size * 3) as usize;
     let mut steps_run = 0;
     for step in start..total {
         if options.stop_after.is_some_and(|s| steps_run >= s) {
             break;
         }
         let idx = sampler.batch(step);
-        let (_, occluded) = lr_batch(split, &sampler, step, &idx);
+        let (_, occluded, flips) = lr_batch(split, &sampler, step, &idx);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, device);
-        let hr_raws: Vec<&[u8]> = idx
-            .iter()
-            .map(|&i| &split.hr[i * hr_n..(i + 1) * hr_n])
-            .collect();
+        let hr_owned = hr_batch(split, &idx, &flips);
+        let hr_raws: Vec<&[u8]> = hr_owned.iter().map(|r| r.as_ref()).collect();
         let hr = raw_to_tensor(&hr_raws, split.hr_size as usize, &ad); // [batch, 3, 128, 128]
         let nets = Stage2Nets {
             generator,
@@ -804,12 +949,59 @@ fn train_stage2(
             optim_g,
             optim_d,
         } = nets;
+        if let (Some(e), Some(spec_ema)) = (ema.take(), &spec.ema) {
+            let (updated, _) = super::ema::update(e, &generator.valid(), spec_ema.decay);
+            ema = Some(updated);
+        }
 
         lp.after_step(step, total, spec.log_every, idx.len(), &terms)?;
         steps_run += 1;
-        if (step + 1).is_multiple_of(spec.checkpoint_every) || step + 1 == total {
+        let done = step + 1;
+        let mut prune_reason = None;
+        if let Some((v, val)) = &validation
+            && (done.is_multiple_of(v.every) || done == total)
+        {
+            let scored = ema.clone().unwrap_or_else(|| generator.valid());
+            let (psnr, ssim) =
+                validate_generator(&scored, &inpaint, config.composite, val, v.faces, device)?;
+            log.append("stage2", done, &[("val_psnr", psnr), ("val_ssim", ssim)])?;
+            let value = match v.metric {
+                ValMetric::Psnr => psnr,
+                ValMetric::Ssim => ssim,
+            };
+            if !value.is_finite() {
+                return Err(name_kept(
+                    Error::NonFiniteLoss {
+                        stage: "stage2".into(),
+                        term: v.metric.term().into(),
+                        step: done,
+                        value,
+                        kept: String::new(),
+                    },
+                    &ckpt,
+                ));
+            }
+            // Strictly better: on ties the earlier step stays.
+            if best.is_none_or(|(_, b)| value > b) {
+                best = Some((done, value));
+                if v.keep == Keep::Best {
+                    let state = CheckpointState {
+                        step: done,
+                        total_steps: total,
+                        elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
+                    };
+                    best_dir.write(&state, |dir| {
+                        save_generator(&scored, &dir.join("generator.bpk"))
+                    })?;
+                }
+            }
+            if let (Some(hook), Some((_, b))) = (&options.prune, best) {
+                prune_reason = (hook.0)(done, b)?;
+            }
+        }
+        if done.is_multiple_of(spec.checkpoint_every) || done == total || prune_reason.is_some() {
             let state = CheckpointState {
-                step: step + 1,
+                step: done,
                 total_steps: total,
                 elapsed_s: elapsed0 + lp.started.elapsed().as_secs_f64(),
             };
@@ -818,17 +1010,58 @@ fn train_stage2(
             }
             ckpt.write(&state, |dir| {
                 save_generator(&generator, &dir.join("generator.bpk"))?;
+                if let Some(e) = &ema {
+                    save_generator(e, &dir.join(EMA_FILE))?;
+                }
                 save_module(&discriminator, &dir.join("discriminator.bpk"))?;
                 save_optimizer(&optim_g, &dir.join("optim_g.bpk"))?;
                 save_optimizer(&optim_d, &dir.join("optim_d.bpk"))
             })?;
         }
+        if let Some(reason) = prune_reason {
+            return Err(Error::Pruned { step: done, reason });
+        }
     }
     let finished = start + steps_run >= total;
     if finished {
         save_module(&discriminator, &out.join(files::DISCRIMINATOR))?;
-        // UpsampleNet last: its presence marks the model as complete.
-        save_generator(&generator, &out.join(files::UPSAMPLE))?;
+        let keep_best = validation
+            .as_ref()
+            .is_some_and(|(v, _)| v.keep == Keep::Best);
+        let best_weights = best_dir.latest().map(|d| d.join("generator.bpk"));
+        let (kept, kept_step) = match (keep_best, best, best_weights) {
+            (true, Some((at, _)), Some(path)) => {
+                (load_generator(config.generator_init(device), &path)?, at)
+            }
+            _ => (ema.clone().unwrap_or_else(|| generator.valid()), total),
+        };
+        let value = best
+            .filter(|(at, _)| *at == kept_step)
+            .map(|(_, v)| v)
+            .or_else(|| {
+                // keep: last with validation: the last validation's value.
+                let (v, _) = validation.as_ref()?;
+                TrainLog::read(&out.join(files::LOG))
+                    .ok()?
+                    .into_iter()
+                    .rev()
+                    .find(|(st, step, term, _)| {
+                        st == "stage2" && *step == total && term == v.metric.term()
+                    })
+                    .map(|(_, _, _, value)| value)
+            });
+        write_json(
+            &out.join(files::KEPT),
+            &KeptCheckpoint {
+                keep: if keep_best { Keep::Best } else { Keep::Last },
+                step: kept_step,
+                metric: validation.as_ref().map(|(v, _)| v.metric),
+                value,
+                ema: spec.ema.is_some(),
+            },
+        )?;
+        // The generator last: its presence marks the model as complete.
+        save_generator(&kept, &out.join(files::UPSAMPLE))?;
     }
     Ok(StageReport {
         steps_run,
@@ -839,6 +1072,9 @@ fn train_stage2(
         finished,
     })
 }
+
+/// The EMA generator's file in a stage-2 checkpoint.
+const EMA_FILE: &str = "generator_ema.bpk";
 
 /// Saves a generator's network itself (not the enum around it), so that an UpsampleNet file
 /// reads the same whichever way it was written.

@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::occlusion::{Hole, random_hole};
+use crate::data::occlusion::{Hole, MAX_SIDE, MIN_SIDE, random_hole_sides};
 
 /// Batches of a training split, epoch by epoch.
 #[derive(Clone, Debug)]
@@ -15,6 +15,10 @@ pub struct Sampler {
     batch_size: usize,
     seed: u64,
     tag: u64,
+    /// The training holes' sides (PROTOCOL's 4..=8 unless a stage sets `holes`).
+    sides: (u32, u32),
+    /// Whether faces are mirrored at random.
+    hflip: bool,
 }
 
 impl Sampler {
@@ -25,7 +29,27 @@ impl Sampler {
             batch_size: batch_size.clamp(1, n.max(1)),
             seed,
             tag,
+            sides: (MIN_SIDE, MAX_SIDE),
+            hflip: false,
         }
+    }
+
+    /// Draws training holes with sides in `min..=max` instead of the protocol's law.
+    pub fn with_hole_sides(mut self, min: u32, max: u32) -> Self {
+        self.sides = (min, max);
+        self
+    }
+
+    /// Mirrors faces left-right with probability 1/2 ([`Sampler::flip`]).
+    pub fn with_hflip(mut self, on: bool) -> Self {
+        self.hflip = on;
+        self
+    }
+
+    /// Whether the `k`-th face of step `step` is mirrored (never, unless `with_hflip`). A
+    /// stream of its own, so switching flips on changes neither the batches nor the holes.
+    pub fn flip(&self, step: usize, k: usize) -> bool {
+        self.hflip && self.mix(step as u64 ^ 0x00f1_1900_0000_0000, k as u64 + 1) & 1 == 1
     }
 
     /// The effective batch size (at most the split size).
@@ -66,6 +90,6 @@ impl Sampler {
     /// The training hole (PROTOCOL's training law) for the `k`-th image of step `step`.
     pub fn hole(&self, step: usize, k: usize, lr_size: u32) -> Hole {
         let mut rng = ChaCha8Rng::seed_from_u64(self.mix(step as u64, k as u64 + 1));
-        random_hole(&mut rng, lr_size)
+        random_hole_sides(&mut rng, lr_size, self.sides.0, self.sides.1)
     }
 }

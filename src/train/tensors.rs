@@ -64,3 +64,15 @@ pub fn tensor_to_images(t: Tensor<4>) -> Vec<RgbImage> {
         })
         .collect()
 }
+
+/// A raw HWC `u8` face of `width` pixels per row, mirrored left-right.
+pub fn flip_raw(raw: &[u8], width: usize) -> Vec<u8> {
+    let row = width * 3;
+    let mut out = Vec::with_capacity(raw.len());
+    for r in raw.chunks_exact(row.max(1)) {
+        for px in r.chunks_exact(3).rev() {
+            out.extend_from_slice(px);
+        }
+    }
+    out
+}
