@@ -1,5 +1,5 @@
-//! The paper-level claim on synthetic faces: OFHNet, trained for real (about half an hour on 2
-//! cores), beats IN+bicubic.
+//! The paper-level claim on synthetic faces: OFHNet, trained for real (a few minutes on 2 cores),
+//! beats IN+bicubic by a margin.
 //!
 //! This module's name sorts first on purpose: libtest starts tests in name order, so the longest
 //! test of the binary starts at once and the others run beside it on the remaining thread,
@@ -18,20 +18,22 @@ use crate::train::tiny_config;
 
 #[test]
 fn ofhnet_trains_and_beats_bicubic() {
-    // 1200 faces (840 to train on): on the 240 training faces of the shared set, 2000 steps of
-    // batch 8 are 67 epochs, and UpsampleNet learns those faces rather than faces.
+    // 1200 faces (840 to train on): on the 240 training faces of the shared set, UpsampleNet
+    // would learn those faces rather than faces.
     let data = Dataset::open(&make_synthetic_dataset(1200, 3)).expect("dataset");
     let train_split = data.split("train").expect("train");
     let test_split = data.split("test").expect("test");
     let device = Device::flex();
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("model");
-    // Wider than `tiny` and with a cosine schedule, so that two thousand small steps are enough
-    // to get past bicubic on the synthetic faces (at 1000 steps it still trails by ~0.1 dB RGB).
-    let mut config = tiny_config(150, 2000);
+    // Wider than `tiny`, with a cosine schedule and the global bicubic residual (an untrained
+    // UpsampleNet is then IN+bicubic, so every step must earn its gain). Without the residual it
+    // took 2,000 steps (half an hour) to get past bicubic at all; with it, 400.
+    let mut config = tiny_config(150, 400);
     config.upsample.widths = Some([16, 16, 16]);
     config.upsample.head_width = Some(16);
-    config.stage2.lr = 3e-3;
+    config.upsample.residual = Some(true);
+    config.stage2.lr = 2e-3;
     config.stage2.lr_schedule = ofhnet::train::config::LrSchedule::Cosine;
     config.stage2.log_every = 50;
     // The adversarial term at 1e-4 (tiny's default is 1e-3): on celeba6k, 1e-4 and above
@@ -84,8 +86,10 @@ fn ofhnet_trains_and_beats_bicubic() {
          PSNR-Y {:.3} SSIM-Y {:.4}",
         ofh.psnr, ofh.ssim, ofh.psnr_y, ofh.ssim_y, bic.psnr, bic.ssim, bic.psnr_y, bic.ssim_y
     );
-    assert!(ofh.psnr > bic.psnr, "{report}");
-    assert!(ofh.ssim > bic.ssim, "{report}");
-    assert!(ofh.psnr_y > bic.psnr_y, "{report}");
-    assert!(ofh.ssim_y > bic.ssim_y, "{report}");
+    // With the residual, merely matching IN+bicubic is the untrained network: ask for a margin
+    // that only training gives (measured: see the closing note of issue 18's first session).
+    assert!(ofh.psnr > bic.psnr + 0.3, "{report}");
+    assert!(ofh.ssim > bic.ssim + 0.01, "{report}");
+    assert!(ofh.psnr_y > bic.psnr_y + 0.3, "{report}");
+    assert!(ofh.ssim_y > bic.ssim_y + 0.01, "{report}");
 }

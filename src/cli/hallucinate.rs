@@ -50,7 +50,8 @@ pub struct HallucinateArgs {
     pub db: super::harness::DbArgs,
 }
 
-/// What `--model` named, loaded.
+/// What `--model` named, loaded (one per process, so the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Loaded {
     /// A learned method's model directory (from `ofhnet train` or a run's stage 2).
     Model(Ofhnet),
@@ -104,6 +105,14 @@ fn load(args: &HallucinateArgs, device: &burn::tensor::Device) -> anyhow::Result
              directory from `ofhnet train` or a run of the store",
             args.model,
             crate::train::ofhnet::files::CONFIG
+        );
+    }
+    let db = &args.db.db;
+    if !db.contains(':') && !Path::new(db).exists() {
+        anyhow::bail!(
+            "--model {}: not a model directory, and there is no run store at {db} to find a run \
+             in (give --db)",
+            args.model
         );
     }
     let store = args.db.open()?;

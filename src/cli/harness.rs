@@ -657,24 +657,18 @@ pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
     }
     if args.pruned {
         let names = store.retry_pruned(&args.experiment)?;
-        println!(
-            "{}: {} pruned runs back in the queue, to train to the end{}",
-            args.experiment,
-            names.len(),
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", names.join(", "))
-            }
-        );
+        print_requeued(&args.experiment, "pruned", ", to train to the end", &names);
     }
-    if !args.failed {
-        return Ok(());
+    if args.failed {
+        let names = store.retry_failed(&args.experiment)?;
+        print_requeued(&args.experiment, "failed", "", &names);
     }
-    let names = store.retry_failed(&args.experiment)?;
+    Ok(())
+}
+
+fn print_requeued(experiment: &str, what: &str, note: &str, names: &[String]) {
     println!(
-        "{}: {} failed runs back in the queue{}",
-        args.experiment,
+        "{experiment}: {} {what} runs back in the queue{note}{}",
         names.len(),
         if names.is_empty() {
             String::new()
@@ -682,7 +676,6 @@ pub fn retry(args: &RetryArgs) -> anyhow::Result<()> {
             format!(": {}", names.join(", "))
         }
     );
-    Ok(())
 }
 
 /// `ofhnet show`

@@ -55,6 +55,24 @@ fn taps(in_size: usize, out_size: usize, a: f64) -> Taps {
     Taps { start, weights }
 }
 
+/// The resampling of one axis as a dense `[out_size][in_size]` matrix (row `o` holds output
+/// pixel `o`'s normalised weights): `out = M · in`, and a 2-D resize is `M_y · X · M_xᵀ`. The
+/// same weights as [`resize_bicubic`], for networks that upscale inside the autodiff graph.
+pub fn resample_matrix(in_size: usize, out_size: usize, a: f64) -> Vec<Vec<f64>> {
+    let t = taps(in_size, out_size, a);
+    t.start
+        .iter()
+        .zip(&t.weights)
+        .map(|(&lo, w)| {
+            let mut row = vec![0.0; in_size];
+            for (k, wk) in w.iter().enumerate() {
+                row[lo + k] = *wk;
+            }
+            row
+        })
+        .collect()
+}
+
 /// Resizes an RGB image to `width x height` with the antialiased bicubic filter (`a` is the
 /// kernel parameter, -0.5 for the protocol).
 pub fn resize_bicubic(src: &RgbImage, width: u32, height: u32, a: f64) -> RgbImage {

@@ -1136,14 +1136,21 @@ impl Store {
 
     /// Marks a run failed with its error text.
     pub fn fail(&self, run: &str, worker: &str, error: &str) -> Result<bool> {
+        self.end_running(run, worker, status::FAILED, error)
+    }
+
+    /// Ends a run that this worker holds with a final status (`failed`, `pruned`) and its
+    /// reason. Returns false when the run was not this worker's any more.
+    fn end_running(&self, run: &str, worker: &str, to: &str, why: &str) -> Result<bool> {
         let n = self
-            .retrying("marking a run failed", || {
+            .retrying(&format!("marking a run {to}"), || {
                 sqlx::query(
-                    "UPDATE runs SET status = 'failed', finished_at = $1, error = $2 \
-                     WHERE key = $3 AND worker = $4 AND status = 'running'",
+                    "UPDATE runs SET status = $1, finished_at = $2, error = $3 \
+                     WHERE key = $4 AND worker = $5 AND status = 'running'",
                 )
+                .bind(to.to_string())
                 .bind(now())
-                .bind(error.to_string())
+                .bind(why.to_string())
                 .bind(run.to_string())
                 .bind(worker.to_string())
                 .execute(&self.pool)
@@ -1173,39 +1180,34 @@ impl Store {
     /// Marks a run that this worker holds as stopped by the pruning rule. Returns false when
     /// the run was not this worker's any more.
     pub fn mark_pruned(&self, run: &str, worker: &str, why: &str) -> Result<bool> {
-        let n = self
-            .retrying("marking a run pruned", || {
-                sqlx::query(
-                    "UPDATE runs SET status = 'pruned', finished_at = $1, error = $2 \
-                     WHERE key = $3 AND worker = $4 AND status = 'running'",
-                )
-                .bind(now())
-                .bind(why.to_string())
-                .bind(run.to_string())
-                .bind(worker.to_string())
-                .execute(&self.pool)
-            })?
-            .rows_affected();
-        Ok(n == 1)
+        self.end_running(run, worker, status::PRUNED, why)
     }
 
     /// Puts an experiment's pruned runs (of its current definition) back in the queue, never
     /// to be pruned again: they resume from their checkpoints and train to the end. Returns
     /// their names.
     pub fn retry_pruned(&self, experiment: &str) -> Result<Vec<String>> {
+        self.requeue_status(experiment, status::PRUNED)
+    }
+
+    /// Puts an experiment's runs (of its current definition) that have status `from` (`failed`,
+    /// `pruned`) back in the queue; a pruned one is not pruned again. Returns their names.
+    fn requeue_status(&self, experiment: &str, from: &str) -> Result<Vec<String>> {
         let rows = self
             .runtime
             .block_on(
                 sqlx::query(
                     "UPDATE runs SET status = 'queued', worker = NULL, finished_at = NULL, \
-                     prunable = 0 WHERE experiment = $1 AND status = 'pruned' AND last_version = \
+                     prunable = CASE WHEN status = 'pruned' THEN 0 ELSE prunable END \
+                     WHERE experiment = $1 AND status = $2 AND last_version = \
                      (SELECT e.version FROM experiments e WHERE e.name = $1) RETURNING name",
                 )
                 .bind(experiment.to_string())
+                .bind(from.to_string())
                 .fetch_all(&self.pool),
             )
             .map_err(db_error(format!(
-                "retrying the pruned runs of `{experiment}`"
+                "retrying the {from} runs of `{experiment}`"
             )))?;
         rows.iter()
             .map(|r| r.try_get::<String, _>("name"))
@@ -1260,22 +1262,7 @@ impl Store {
     /// Puts an experiment's failed runs (of its current definition) back in the queue;
     /// returns their names.
     pub fn retry_failed(&self, experiment: &str) -> Result<Vec<String>> {
-        let rows = self
-            .runtime
-            .block_on(
-                sqlx::query(
-                    "UPDATE runs SET status = 'queued', worker = NULL, finished_at = NULL \
-                     WHERE experiment = $1 AND status = 'failed' AND last_version = \
-                     (SELECT e.version FROM experiments e WHERE e.name = $1) RETURNING name",
-                )
-                .bind(experiment.to_string())
-                .fetch_all(&self.pool),
-            )
-            .map_err(db_error(format!("retrying `{experiment}`")))?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("name"))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(db_error("retrying"))
+        self.requeue_status(experiment, status::FAILED)
     }
 
     /// Puts one run that is not running (failed, done or queued) back in the queue. Returns
@@ -1500,7 +1487,8 @@ impl Store {
                 sqlx::query(
                     "SELECT s.run_key AS run_key, s.stage AS stage, s.status AS status, \
                      s.shared_key AS shared_key, s.reused AS reused, s.checkpoint AS checkpoint, \
-                     s.steps AS steps, s.images_per_s AS images_per_s, s.seconds AS seconds \
+                     s.steps AS steps, s.images_per_s AS images_per_s, s.seconds AS seconds, \
+                     s.kept_step AS kept_step, s.kept AS kept \
                      FROM stages s JOIN runs r ON r.key = s.run_key WHERE r.experiment = $1 \
                      ORDER BY s.run_key, s.stage",
                 )

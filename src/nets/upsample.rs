@@ -7,7 +7,8 @@
 //! - Then three convolutions (ReLU between them) and a sigmoid.
 //!
 //! With `residual` (our option, not the paper's), the network predicts the difference to the
-//! bicubic upscaling of its input (VDSR's global residual, Kim et al. 2016): the head's output
+//! bicubic upscaling of its input (VDSR's global residual, Kim et al. 2016; the bicubic is
+//! PROTOCOL's, exactly the IN+bicubic baseline's): the head's output
 //! convolution starts at zero and is added to the bicubic image instead of going through the
 //! sigmoid. An untrained network then outputs the bicubic face, and training only has to learn
 //! the detail, which a short CPU-scale training reaches where the plain network stays blocky.
@@ -98,6 +99,30 @@ impl ResidualUpsampleBlock {
     }
 }
 
+/// PROTOCOL's bicubic upscaling (Keys' kernel with a = -0.5, PIL's weights; the IN+bicubic
+/// baseline's) of a batch, inside the autodiff graph: `M · X · Mᵀ` per channel, with the fixed
+/// matrix of [`crate::data::resize::resample_matrix`].
+///
+/// # Shapes
+/// - input `[batch, c, s, s]`
+/// - output `[batch, c, size, size]`
+pub fn protocol_bicubic(x: Tensor<4>, size: usize) -> Tensor<4> {
+    let [b, c, s, _] = x.dims();
+    let device = x.device();
+    let m: Vec<f32> = crate::data::resize::resample_matrix(s, size, -0.5)
+        .into_iter()
+        .flatten()
+        .map(|v| v as f32)
+        .collect();
+    let m = Tensor::<3>::from_data(burn::tensor::TensorData::new(m, [1, size, s]), &device)
+        .expand([b * c, size, s]); // [b*c, size, s]
+    let x = x.reshape([b * c, s, s]); // [b*c, s, s]
+    m.clone()
+        .matmul(x)
+        .matmul(m.swap_dims(1, 2)) // [b*c, size, size]
+        .reshape([b, c, size, size])
+}
+
 /// The 8x upsampling network (the generator of stage 2).
 #[derive(Module, Debug)]
 pub struct UpsampleNet {
@@ -153,7 +178,7 @@ impl UpsampleNet {
         expect_shape("UpsampleNet", &x, 3, self.lr_size);
         let base = self
             .residual
-            .then(|| super::vdsr::bicubic(x.clone(), self.lr_size * 8)); // [batch, 3, 128, 128]
+            .then(|| protocol_bicubic(x.clone(), self.lr_size * 8)); // [batch, 3, 128, 128]
         let mut h = self.input.forward(x); // [batch, w0, 16, 16]
         for block in &self.blocks {
             h = block.forward(h);
@@ -164,5 +189,48 @@ impl UpsampleNet {
             Some(up) => up + self.output.forward(h), // [batch, 3, 128, 128]
             None => sigmoid(self.output.forward(h)), // [batch, 3, 128, 128]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::tensors::{images_to_tensor, tensor_to_images};
+
+    /// The in-graph bicubic is the IN+bicubic baseline's upscaling (resize_bicubic, itself
+    /// tested against PIL): on u8 faces the two agree exactly after rounding, so an untrained
+    /// residual UpsampleNet (zero output convolution) is IN+bicubic.
+    #[test]
+    fn protocol_bicubic_is_the_baselines_upscaling_and_residual_starts_there() {
+        let device = Device::default();
+        let faces: Vec<image::RgbImage> = (0..2u32)
+            .map(|k| {
+                image::RgbImage::from_fn(16, 16, |x, y| {
+                    let v = |a: u32| ((x * 37 + y * 91 + a * 53 + k * 17) % 256) as u8;
+                    image::Rgb([v(1), v(2), v(3)])
+                })
+            })
+            .collect();
+        let refs: Vec<&image::RgbImage> = faces.iter().collect();
+        let x = images_to_tensor(&refs, &device);
+        let want: Vec<image::RgbImage> = faces
+            .iter()
+            .map(|f| crate::data::resize::upscale(f, 128, -0.5))
+            .collect();
+        let close = |got: &[image::RgbImage]| {
+            got.iter().zip(&want).all(|(g, w)| {
+                g.as_raw()
+                    .iter()
+                    .zip(w.as_raw())
+                    .all(|(a, b)| (*a as i32 - *b as i32).abs() <= 1)
+            })
+        };
+        assert!(close(&tensor_to_images(protocol_bicubic(x.clone(), 128))));
+        let net = UpsampleNetConfig::new()
+            .with_widths([4, 4, 4])
+            .with_head_width(4)
+            .with_residual(true)
+            .init(&device);
+        assert!(close(&tensor_to_images(net.forward(x))));
     }
 }

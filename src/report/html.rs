@@ -251,6 +251,7 @@ pub fn write(
         "train s",
         "eval s",
         "stage 1",
+        "kept (stage 2)",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -271,6 +272,12 @@ pub fn write(
                 .find(|s| s.stage == "stage1")
                 .map(|s| if s.reused { "reused" } else { "trained" })
                 .unwrap_or("—");
+            let kept = r
+                .stages
+                .iter()
+                .find(|s| s.stage == "stage2")
+                .and_then(|s| s.kept.clone())
+                .unwrap_or_else(|| "—".into());
             vec![
                 row.name.clone(),
                 row.key.clone(),
@@ -288,6 +295,7 @@ pub fn write(
                     .map(|s| format!("{s:.1}"))
                     .unwrap_or_else(|| "—".into()),
                 stage1.to_string(),
+                kept,
             ]
         })
         .collect();
