@@ -75,3 +75,15 @@ impl Cancel {
         }
     }
 }
+
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it, so that a write to a
+/// closed pipe is an error, which `println!` turns into a panic): the process then ends quietly
+/// when the reader of its output goes away, as `ls | head` does.
+pub fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with SIG_DFL installs no handler code; it only restores the default
+    // disposition of one signal, before any output is written.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

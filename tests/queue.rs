@@ -924,3 +924,41 @@ fn a_hopeless_run_is_pruned_and_retry_pruned_runs_it_to_the_end() {
     );
     assert!(!ok && err.contains("no-such-run"), "{err}");
 }
+
+/// `ofhnet status EXP | head -1` ends quietly when `head` goes away (it panicked on the closed
+/// pipe): a listing longer than a pipe's buffer, read for one line.
+#[test]
+fn a_listing_ends_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = dir.join("s.sqlite").display().to_string();
+    let lrs: Vec<String> = (0..1500)
+        .map(|i| format!("{}", 0.001 + i as f64 * 1e-6))
+        .collect();
+    let yaml = format!(
+        "name: big\ndata: {{prepared: '{}'}}\nmethod: {{type: in_bicubic, preset: tiny}}\n\
+         sweep:\n  grid: {{stages.stage2.lr: [{}]}}\n",
+        synthetic_dataset().display(),
+        lrs.join(", ")
+    );
+    std::fs::write(dir.join("big.yaml"), yaml).expect("write");
+    let (ok, _, err) = ofhnet_in(dir, &["enqueue", "big.yaml", "--db", &db]);
+    assert!(ok, "{err}");
+    let mut child = ofhnet()
+        .current_dir(dir)
+        .args(["status", "big", "--db", &db])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    // The reader is gone (stdout dropped above); the listing has 1,500 more lines (150 kB) to write.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.contains("1500 runs"), "{first}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

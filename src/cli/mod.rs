@@ -80,6 +80,14 @@ impl Cli {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(
+        cli.command,
+        Command::Status(_) | Command::Show(_) | Command::Diff(_)
+    ) {
+        // Listings end quietly when their reader goes away (`ofhnet status | head`), as Unix
+        // tools do, instead of panicking on the closed pipe. Workers keep the default.
+        crate::interrupt::exit_quietly_on_closed_pipe();
+    }
     match &cli.command {
         Command::Data(cmd) => data::run(cmd),
         Command::Metrics(args) => metrics::run(args),
