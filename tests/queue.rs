@@ -553,6 +553,20 @@ fn sigkilled_worker_run_is_resumed_by_another_with_one_set_of_metrics() {
     assert_eq!(curve, vec!["400"]);
 }
 
+/// `ofhnet retry EXPERIMENT FLAG`, which must put one run back in the queue, then `ofhnet run
+/// FILE`, which must finish the experiment's two runs.
+fn retry_one_and_finish(dir: &Path, experiment: &str, flag: &str, file: &str, db: &str) {
+    let (ok, out, err) = ofhnet_in(dir, &["retry", experiment, flag, "--db", db]);
+    let what = flag.trim_start_matches("--");
+    assert!(
+        ok && out.contains(&format!("1 {what} runs back in the queue")),
+        "{out}{err}"
+    );
+    let (ok, out, err) = ofhnet_in(dir, &["run", file, "--db", db]);
+    assert!(ok, "{err}");
+    assert!(out.contains("2 runs: 2 done"), "{out}");
+}
+
 #[test]
 fn a_failed_run_does_not_stop_the_sweep_and_retry_runs_it_again() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -607,14 +621,7 @@ fn a_failed_run_does_not_stop_the_sweep_and_retry_runs_it_again() {
         ],
     );
     assert!(ok, "{err}");
-    let (ok, out, _) = ofhnet_in(dir, &["retry", "fails", "--failed", "--db", &db]);
-    assert!(
-        ok && out.contains("1 failed runs back in the queue"),
-        "{out}"
-    );
-    let (ok, out, err) = ofhnet_in(dir, &["run", "fails.yaml", "--db", &db]);
-    assert!(ok, "{err}");
-    assert!(out.contains("2 runs: 2 done"), "{out}");
+    retry_one_and_finish(dir, "fails", "--failed", "fails.yaml", &db);
     let fixed = store.find_run(&runs["failed"].key).expect("run");
     assert_eq!((fixed.status.as_str(), fixed.attempts), ("done", 2));
 
@@ -830,14 +837,7 @@ fn a_hopeless_run_is_pruned_and_retry_pruned_runs_it_to_the_end() {
     let (ok, out, _) = ofhnet_in(dir, &["status", "prune", "--db", &db]);
     assert!(ok && out.contains("pruned"), "{out}");
 
-    let (ok, out, err) = ofhnet_in(dir, &["retry", "prune", "--pruned", "--db", &db]);
-    assert!(
-        ok && out.contains("1 pruned runs back in the queue"),
-        "{out}{err}"
-    );
-    let (ok, out, err) = ofhnet_in(dir, &["run", "prune.yaml", "--db", &db]);
-    assert!(ok, "{err}");
-    assert!(out.contains("2 runs: 2 done"), "{out}");
+    retry_one_and_finish(dir, "prune", "--pruned", "prune.yaml", &db);
     let finished = store.find_run(&pruned.key).expect("run");
     assert_eq!(finished.status, "done");
     let steps: Vec<i64> = store
