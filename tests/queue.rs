@@ -658,6 +658,20 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     assert!(out.starts_with("dry: 3 runs"), "{out}");
     assert!(out.contains("lr=0.0012,seed=0"), "{out}");
     assert!(!dir.join("x.sqlite").exists(), "a dry run touches no store");
+    // A sweep axis is a dotted path of its own, and `--set` can name it.
+    let (ok, out, err) = ofhnet_in(
+        dir,
+        &[
+            "enqueue",
+            "ok.yaml",
+            "--dry-run",
+            "--set",
+            "sweep.grid.losses.adversarial.weight=[0.0, 0.01]",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("dry: 6 runs"), "{out}");
+    assert!(out.contains("adversarial.weight=0.01"), "{out}");
 
     let bad = tiny_experiment("dry", 3, 1).replace("seeds: [0]", "seedz: [0]");
     std::fs::write(dir.join("bad.yaml"), bad).expect("write");

@@ -163,6 +163,28 @@ fn override_field(
             }
         }
     }
+    // A sweep axis is itself a dotted path: `sweep.grid.losses.adversarial.weight=[0, 1e-4]`
+    // sets the axis `losses.adversarial.weight`, not a nested block.
+    for kind in ["grid", "zip"] {
+        if let Some(axis) = path.strip_prefix(&format!("sweep.{kind}."))
+            && let Some(root) = value.as_object_mut()
+        {
+            let sweep = root.entry("sweep").or_insert(serde_json::Value::Null);
+            if !sweep.is_object() {
+                *sweep = serde_json::json!({});
+            }
+            if let Some(block) = sweep.as_object_mut() {
+                let axes = block.entry(kind).or_insert(serde_json::Value::Null);
+                if !axes.is_object() {
+                    *axes = serde_json::json!({});
+                }
+                if let Some(axes) = axes.as_object_mut() {
+                    axes.insert(axis.to_string(), v);
+                    return Ok(());
+                }
+            }
+        }
+    }
     sweep::set_path(value, path, v).with_context(|| origin.to_string())?;
     Ok(())
 }
