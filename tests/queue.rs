@@ -645,6 +645,15 @@ fn a_failed_run_does_not_stop_the_sweep_and_retry_runs_it_again() {
     );
 }
 
+/// `ofhnet enqueue ok.yaml --dry-run` with each of `sets` as a `--set`.
+fn dry_run_with(dir: &Path, sets: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["enqueue", "ok.yaml", "--dry-run"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    ofhnet_in(dir, &args)
+}
+
 #[test]
 fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -659,16 +668,7 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     assert!(out.contains("lr=0.0012,seed=0"), "{out}");
     assert!(!dir.join("x.sqlite").exists(), "a dry run touches no store");
     // A sweep axis is a dotted path of its own, and `--set` can name it.
-    let (ok, out, err) = ofhnet_in(
-        dir,
-        &[
-            "enqueue",
-            "ok.yaml",
-            "--dry-run",
-            "--set",
-            "sweep.grid.losses.adversarial.weight=[0.0, 0.01]",
-        ],
-    );
+    let (ok, out, err) = dry_run_with(dir, &["sweep.grid.losses.adversarial.weight=[0.0, 0.01]"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("dry: 6 runs"), "{out}");
     assert!(out.contains("adversarial.weight=0.01"), "{out}");
@@ -680,30 +680,10 @@ fn enqueue_dry_run_prints_runs_and_bad_files_name_the_line() {
     assert!(err.contains("bad.yaml:9:"), "{err}");
     assert!(err.contains("seedz") && err.contains("seeds"), "{err}");
 
-    let (ok, out, err) = ofhnet_in(
-        dir,
-        &[
-            "enqueue",
-            "ok.yaml",
-            "--dry-run",
-            "--set",
-            "stages.stage2.steps=7",
-            "--set",
-            "name=dry2",
-        ],
-    );
+    let (ok, out, err) = dry_run_with(dir, &["stages.stage2.steps=7", "name=dry2"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("dry2: 3 runs"), "{out}");
-    let (ok, _, err) = ofhnet_in(
-        dir,
-        &[
-            "enqueue",
-            "ok.yaml",
-            "--dry-run",
-            "--set",
-            "stages.stage2.stepz=7",
-        ],
-    );
+    let (ok, _, err) = dry_run_with(dir, &["stages.stage2.stepz=7"]);
     assert!(!ok && err.contains("stepz"), "{err}");
 
     // An overrides file applies first, --set after it; its typos and shape errors name it.
@@ -840,28 +820,27 @@ fn a_hopeless_run_is_pruned_and_retry_pruned_runs_it_to_the_end() {
         "{:?}",
         pruned.error
     );
-    let curve: Vec<i64> = store
-        .curves(&pruned.key)
-        .expect("curves")
-        .into_iter()
-        .filter(|c| c.2 == "val_psnr")
-        .map(|c| c.1)
-        .collect();
-    assert_eq!(curve, vec![1], "its partial validation curve stays");
+    let val_steps = || -> Vec<i64> {
+        store
+            .curves(&pruned.key)
+            .expect("curves")
+            .into_iter()
+            .filter(|c| c.2 == "val_psnr")
+            .map(|c| c.1)
+            .collect()
+    };
+    assert_eq!(val_steps(), vec![1], "its partial validation curve stays");
     let (ok, out, _) = ofhnet_in(dir, &["status", "prune", "--db", &db]);
     assert!(ok && out.contains("pruned"), "{out}");
 
     retry_one_and_finish(dir, "prune", "--pruned", "prune.yaml", &db);
     let finished = store.find_run(&pruned.key).expect("run");
     assert_eq!(finished.status, "done");
-    let steps: Vec<i64> = store
-        .curves(&pruned.key)
-        .expect("curves")
-        .into_iter()
-        .filter(|c| c.2 == "val_psnr")
-        .map(|c| c.1)
-        .collect();
-    assert_eq!(steps, vec![1, 2, 3, 4], "resumed and trained to the end");
+    assert_eq!(
+        val_steps(),
+        vec![1, 2, 3, 4],
+        "resumed and trained to the end"
+    );
     let (ok, out, _) = ofhnet_in(dir, &["show", &pruned.key, "--db", &db]);
     assert!(ok && out.contains("kept: best (step"), "{out}");
 

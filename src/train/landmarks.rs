@@ -21,7 +21,7 @@ use super::checkpoint::{
 };
 use super::log::TrainLog;
 use super::sampler::Sampler;
-use super::tensors::raw_to_tensor;
+use super::tensors::hr_tensor;
 use crate::data::dataset::Split;
 use crate::data::landmarks::{Landmarks68, N_POINTS};
 use crate::metrics::landmarks::nrmse;
@@ -146,24 +146,6 @@ fn points_tensor(
         TensorData::new(data, [idx.len(), 2 * N_POINTS]),
         device,
     ))
-}
-
-fn hr_tensor(split: &Split, idx: &[usize], flips: &[bool], device: &Device) -> Tensor<4> {
-    let n = (split.hr_size * split.hr_size * 3) as usize;
-    let owned: Vec<std::borrow::Cow<[u8]>> = idx
-        .iter()
-        .zip(flips.iter().chain(std::iter::repeat(&false)))
-        .map(|(&i, &flip)| {
-            let raw = &split.hr[i * n..(i + 1) * n];
-            if flip {
-                std::borrow::Cow::Owned(super::tensors::flip_raw(raw, split.hr_size as usize))
-            } else {
-                std::borrow::Cow::Borrowed(raw)
-            }
-        })
-        .collect();
-    let raws: Vec<&[u8]> = owned.iter().map(|r| r.as_ref()).collect();
-    raw_to_tensor(&raws, split.hr_size as usize, device)
 }
 
 /// Trains a landmark network into `out`, resuming from its checkpoint if one is there, and

@@ -13,7 +13,6 @@
 //! stage2/checkpoint/
 //! ```
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,7 +29,7 @@ use super::checkpoint::{
 use super::config::{Keep, OfhnetConfig, StageSpec, ValMetric};
 use super::log::TrainLog;
 use super::sampler::Sampler;
-use super::tensors::{flip_raw, raw_to_tensor};
+use super::tensors::{hr_tensor, raw_to_tensor};
 use crate::data::dataset::Split;
 use crate::losses;
 use crate::nets::discriminator::Discriminator;
@@ -304,22 +303,6 @@ fn lr_batch(
         occluded.extend_from_slice(hole.occlude(&img).as_raw());
     }
     (clean, occluded, flips)
-}
-
-/// The HR faces of a batch, mirrored where the LR ones were.
-fn hr_batch<'a>(split: &'a Split, idx: &[usize], flips: &[bool]) -> Vec<Cow<'a, [u8]>> {
-    let n = (split.hr_size * split.hr_size * 3) as usize;
-    idx.iter()
-        .zip(flips)
-        .map(|(&i, &flip)| {
-            let raw = &split.hr[i * n..(i + 1) * n];
-            if flip {
-                Cow::Owned(flip_raw(raw, split.hr_size as usize))
-            } else {
-                Cow::Borrowed(raw)
-            }
-        })
-        .collect()
 }
 
 /// Mean PSNR and SSIM (PROTOCOL's, on u8-rounded outputs) of a generator behind `inpaint` on
@@ -930,9 +913,7 @@ fn train_stage2(
         let idx = sampler.batch(step);
         let (_, occluded, flips) = lr_batch(split, &sampler, step, &idx);
         let occluded = to_tensor(&occluded, idx.len(), split.lr_size, device);
-        let hr_owned = hr_batch(split, &idx, &flips);
-        let hr_raws: Vec<&[u8]> = hr_owned.iter().map(|r| r.as_ref()).collect();
-        let hr = raw_to_tensor(&hr_raws, split.hr_size as usize, &ad); // [batch, 3, 128, 128]
+        let hr = hr_tensor(split, &idx, &flips, &ad); // [batch, 3, 128, 128], mirrored as the LR
         let nets = Stage2Nets {
             generator,
             discriminator,

@@ -76,3 +76,28 @@ pub fn flip_raw(raw: &[u8], width: usize) -> Vec<u8> {
     }
     out
 }
+
+/// The HR faces `idx` of a split as a `[batch, 3, hr, hr]` tensor, the `k`-th mirrored
+/// left-right where `flips[k]` is true (a missing entry is false).
+pub fn hr_tensor(
+    split: &crate::data::dataset::Split,
+    idx: &[usize],
+    flips: &[bool],
+    device: &Device,
+) -> Tensor<4> {
+    let n = (split.hr_size * split.hr_size * 3) as usize;
+    let owned: Vec<std::borrow::Cow<[u8]>> = idx
+        .iter()
+        .zip(flips.iter().chain(std::iter::repeat(&false)))
+        .map(|(&i, &flip)| {
+            let raw = &split.hr[i * n..(i + 1) * n];
+            if flip {
+                std::borrow::Cow::Owned(flip_raw(raw, split.hr_size as usize))
+            } else {
+                std::borrow::Cow::Borrowed(raw)
+            }
+        })
+        .collect();
+    let raws: Vec<&[u8]> = owned.iter().map(|r| r.as_ref()).collect();
+    raw_to_tensor(&raws, split.hr_size as usize, device)
+}
