@@ -84,26 +84,12 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The generator a `--generator` name means (a `generator: {type: NAME}` tag, or `ofhnet`),
+/// with its preset sizes.
 fn generator_spec(name: &str) -> Result<GeneratorSpec> {
-    Ok(match name {
-        "upsample" | "ofhnet" => GeneratorSpec::Upsample,
-        "vdsr" => GeneratorSpec::Vdsr {
-            depth: None,
-            width: None,
-        },
-        "fsrcnn" => GeneratorSpec::Fsrcnn {
-            d: None,
-            s: None,
-            m: None,
-        },
-        "urdgn" => GeneratorSpec::Urdgn { widths: None },
-        other => {
-            return Err(Error::invalid(
-                "--generator",
-                format!("`{other}`: expected upsample, vdsr, fsrcnn or urdgn"),
-            ));
-        }
-    })
+    let tag = if name == "ofhnet" { "upsample" } else { name };
+    serde_json::from_value(serde_json::json!({ "type": tag }))
+        .map_err(|e| Error::invalid("--generator", format!("`{name}`: {e}")))
 }
 
 /// The configuration the work runs under: the preset's networks and the method's losses as the
@@ -115,18 +101,12 @@ pub fn bench_config(opts: &StepBench) -> Result<OfhnetConfig> {
     c.seed = opts.seed;
     c.stage1.batch_size = opts.batch;
     c.stage2.batch_size = opts.batch;
-    match c.generator {
-        GeneratorSpec::Vdsr { .. } | GeneratorSpec::Fsrcnn { .. } => {
-            c.losses.adversarial = None;
-            c.losses.semantic = None;
-        }
-        GeneratorSpec::Urdgn { .. } => c.losses.semantic = None,
-        GeneratorSpec::Upsample => {
-            c.losses.semantic = opts.semantic.then_some(SemanticBlock {
-                weight: 1.0,
-                network: None,
-            });
-        }
+    c.losses = c.generator.losses(&c.losses);
+    if matches!(c.generator, GeneratorSpec::Upsample(_)) {
+        c.losses.semantic = opts.semantic.then_some(SemanticBlock {
+            weight: 1.0,
+            network: None,
+        });
     }
     Ok(c.resolved())
 }

@@ -19,11 +19,11 @@ use crate::data::landmarks::Landmarks68;
 use crate::data::occlusion::OcclusionProtocol;
 use crate::data::resize::upscale;
 use crate::methods::position_patch::PositionPatch;
+use crate::methods::{Generator, bicubic};
 use crate::metrics::landmarks::nrmse;
 use crate::metrics::parsing::{mean_iou, parsing_map};
 use crate::metrics::psnr_ssim::image_metrics;
 use crate::model::Ofhnet;
-use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
 use crate::train::ofhnet::inpaint_for_upsampling;
@@ -67,9 +67,6 @@ impl Default for EvalOptions {
         }
     }
 }
-
-/// Method names as they appear in CSVs and reports.
-pub use crate::methods::names as methods;
 
 /// How a pipeline turns the inpainted 16x16 face into 128x128.
 pub enum Upscale<'a> {
@@ -204,7 +201,7 @@ pub fn evaluate_pipeline(
         ));
     }
     bar.set_length(n as u64);
-    let with_bicubic = pipeline.method != methods::IN_BICUBIC;
+    let with_bicubic = pipeline.method != bicubic::NAME;
     let mut rows = Vec::with_capacity(2 * n);
     let all: Vec<usize> = (0..n).collect();
     for idx in all.chunks(options.batch_size.max(1)) {
@@ -232,7 +229,7 @@ pub fn evaluate_pipeline(
             let name = &split.names[i];
             let mut methods_here = vec![(pipeline.method, &outs[k], &out_pts)];
             if with_bicubic {
-                methods_here.push((methods::IN_BICUBIC, &bic[k], &bic_pts));
+                methods_here.push((bicubic::NAME, &bic[k], &bic_pts));
             }
             for (method, out, pts) in methods_here {
                 let points = match (&gt_pts, pts) {

@@ -13,8 +13,11 @@
 //! All means are over every element (pixels x channels, or coordinates), so the weights do not
 //! depend on the image size.
 
+use std::path::PathBuf;
+
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_sigmoid;
+use serde::{Deserialize, Serialize};
 
 /// Mean squared error over all elements.
 pub fn mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
@@ -49,4 +52,67 @@ pub fn generator_adversarial_loss(fake_logits: Tensor<2>) -> Tensor<1> {
 /// hallucinated and the real HR faces.
 pub fn semantic_structure_loss(fake_points: Tensor<2>, real_points: Tensor<2>) -> Tensor<1> {
     mse(fake_points, real_points)
+}
+
+/// A loss block: its weight in Eq. 6.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossBlock {
+    pub weight: f64,
+}
+
+/// The semantic structure loss block (Eq. 5): its weight and the trained landmark network
+/// (a directory written by `ofhnet landmarks train`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemanticBlock {
+    pub weight: f64,
+    /// The landmark network's directory. The harness fills it in from the experiment's
+    /// `landmarks.loss` when it is left out; `ofhnet train` needs it.
+    #[serde(default)]
+    pub network: Option<PathBuf>,
+}
+
+/// The loss blocks. A block that is absent is off. When the whole `losses` key is absent the
+/// defaults hold: Eq. 1 and Eq. 2 at weight 1 and the adversarial loss at 0.001 (the semantic
+/// loss needs a trained landmark network, so it is on only when named).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossesSpec {
+    /// Eq. 1, stage 1.
+    #[serde(default)]
+    pub inpaint_l2: Option<LossBlock>,
+    /// Eq. 2, stage 2.
+    #[serde(default)]
+    pub l2: Option<LossBlock>,
+    /// Eqs. 3-4, stage 2.
+    #[serde(default)]
+    pub adversarial: Option<LossBlock>,
+    /// Eq. 5, stage 2.
+    #[serde(default)]
+    pub semantic: Option<SemanticBlock>,
+}
+
+impl Default for LossesSpec {
+    fn default() -> Self {
+        Self {
+            inpaint_l2: Some(LossBlock { weight: 1.0 }),
+            l2: Some(LossBlock { weight: 1.0 }),
+            adversarial: Some(LossBlock { weight: 1e-3 }),
+            semantic: None,
+        }
+    }
+}
+
+impl LossesSpec {
+    /// The blocks of a baseline that its paper trains with the pixel loss alone: this file's
+    /// stage-1 block, its L2 block (weight 1 when it gives none) and nothing else.
+    pub fn l2_only(&self) -> LossesSpec {
+        LossesSpec {
+            inpaint_l2: self.inpaint_l2.clone(),
+            l2: Some(self.l2.clone().unwrap_or(LossBlock { weight: 1.0 })),
+            adversarial: None,
+            semantic: None,
+        }
+    }
 }

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 
-use crate::nets::generator::Generator;
+use crate::methods::Generator;
 use crate::nets::inpaint::InpaintNet;
 use crate::train::checkpoint::{load_module, read_json};
 use crate::train::config::OfhnetConfig;

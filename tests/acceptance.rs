@@ -8,7 +8,8 @@
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use ofhnet::data::dataset::Dataset;
-use ofhnet::evaluate::{EvalOptions, evaluate_ofhnet, means, methods};
+use ofhnet::evaluate::{EvalOptions, evaluate_ofhnet, means};
+use ofhnet::methods::{bicubic, ofhnet as ofhnet_method};
 use ofhnet::model::Ofhnet;
 use ofhnet::train::log::TrainLog;
 use ofhnet::train::ofhnet::{TrainOptions, train};
@@ -78,7 +79,7 @@ fn ofhnet_trains_and_beats_bicubic() {
     let m = means(&scores);
     eprintln!("{m:?}");
     let get = |name: &str| m.iter().find(|r| r.method == name).cloned().expect(name);
-    let (ofh, bic) = (get(methods::OFHNET), get(methods::IN_BICUBIC));
+    let (ofh, bic) = (get(ofhnet_method::NAME), get(bicubic::NAME));
     // Issue 3's acceptance: OFHNet's RGB PSNR above IN+bicubic on the test split. SSIM and the
     // luma variants are pinned too, so that a regression in any of them shows.
     let report = format!(

@@ -6,11 +6,12 @@ use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 use nalgebra::DVector;
 use ofhnet::data::dataset::Dataset;
+use ofhnet::methods::GeneratorSpec;
 use ofhnet::methods::position_patch::{PositionPatch, PositionPatchConfig};
 use ofhnet::nets::fsrcnn::FsrcnnConfig;
 use ofhnet::nets::urdgn::UrdgnConfig;
 use ofhnet::nets::vdsr::VdsrConfig;
-use ofhnet::train::config::{GeneratorSpec, LossBlock, LossesSpec, OfhnetConfig, Preset};
+use ofhnet::train::config::{LossBlock, LossesSpec, OfhnetConfig, Preset};
 use ofhnet::train::log::TrainLog;
 use ofhnet::train::ofhnet::{TrainOptions, train};
 
@@ -86,13 +87,7 @@ fn l2_falls(generator: GeneratorSpec, adversarial: bool) -> (f64, f64) {
 
 #[test]
 fn vdsr_loss_falls() {
-    let (first, last) = l2_falls(
-        GeneratorSpec::Vdsr {
-            depth: None,
-            width: None,
-        },
-        false,
-    );
+    let (first, last) = l2_falls(GeneratorSpec::Vdsr(Default::default()), false);
     // VDSR starts at the bicubic face (it learns a residual), so its loss starts low and falls
     // less in relative terms than the others'.
     assert!(last < 0.9 * first, "VDSR L2 {first} -> {last}");
@@ -100,20 +95,13 @@ fn vdsr_loss_falls() {
 
 #[test]
 fn fsrcnn_loss_falls() {
-    let (first, last) = l2_falls(
-        GeneratorSpec::Fsrcnn {
-            d: None,
-            s: None,
-            m: None,
-        },
-        false,
-    );
+    let (first, last) = l2_falls(GeneratorSpec::Fsrcnn(Default::default()), false);
     assert!(last < 0.8 * first, "FSRCNN L2 {first} -> {last}");
 }
 
 #[test]
 fn urdgn_loss_falls() {
-    let (first, last) = l2_falls(GeneratorSpec::Urdgn { widths: None }, true);
+    let (first, last) = l2_falls(GeneratorSpec::Urdgn(Default::default()), true);
     assert!(last < 0.8 * first, "URDGN L2 {first} -> {last}");
 }
 

@@ -45,7 +45,7 @@ fn expansion_counts_keys_and_names() {
         .as_ref()
         .expect("adversarial on");
     assert!((adv.weight - 0.001).abs() < 1e-12);
-    let ofhnet::harness::experiment::Method::Ofhnet(m) = &runs[3].config.method else {
+    let ofhnet::methods::Method::Ofhnet(m) = &runs[3].config.method else {
         panic!("an OFHNet run")
     };
     assert_eq!(m.upsample.widths, Some([16, 16, 16]));

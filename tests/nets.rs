@@ -80,7 +80,8 @@ fn discriminator_rejects_lr_faces() {
 #[test]
 fn parameter_counts_match_the_pytorch_reference() {
     use burn::module::Module;
-    use ofhnet::train::config::{GeneratorSpec, OfhnetConfig, Preset};
+    use ofhnet::methods::GeneratorSpec;
+    use ofhnet::train::config::{OfhnetConfig, Preset};
     use ofhnet::train::landmarks::{LandmarkSpec, Role};
 
     let d = device();
@@ -118,24 +119,17 @@ fn parameter_counts_match_the_pytorch_reference() {
         };
         let count = |generator: GeneratorSpec| with(generator).generator_init(&d).num_params();
         let got = (
-            count(GeneratorSpec::Upsample),
-            count(GeneratorSpec::Vdsr {
-                depth: None,
-                width: None,
-            }),
-            count(GeneratorSpec::Fsrcnn {
-                d: None,
-                s: None,
-                m: None,
-            }),
-            count(GeneratorSpec::Urdgn { widths: None }),
-            with(GeneratorSpec::Upsample)
+            count(GeneratorSpec::default()),
+            count(GeneratorSpec::Vdsr(Default::default())),
+            count(GeneratorSpec::Fsrcnn(Default::default())),
+            count(GeneratorSpec::Urdgn(Default::default())),
+            with(GeneratorSpec::default())
                 .discriminator_config()
                 .init(&d)
                 .num_params(),
         );
         assert_eq!(got, (upsample, vdsr, fsrcnn, urdgn, disc), "{preset:?}");
-        let inpaint = with(GeneratorSpec::Upsample)
+        let inpaint = with(GeneratorSpec::default())
             .inpaint_config()
             .init(&d)
             .num_params();

@@ -574,7 +574,7 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
         // (IN+bicubic rows stand beside every run; they are the headline only of an IN+bicubic run.)
         let main = means.iter().min_by_key(|m| {
             (
-                m.method == crate::evaluate::methods::IN_BICUBIC,
+                m.method == crate::methods::bicubic::NAME,
                 m.protocol != "random",
             )
         });

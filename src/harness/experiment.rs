@@ -29,10 +29,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::occlusion::OcclusionProtocol;
-use crate::train::config::{
-    DiscriminatorSpec, GeneratorSpec, InpaintSpec, LossBlock, LossesSpec, OfhnetConfig, Preset,
-    StageSpec, UpsampleSpec,
-};
+use crate::methods::Method;
+use crate::train::config::{LossesSpec, OfhnetConfig, StageSpec};
 use crate::train::landmarks::LandmarkSpec;
 use crate::{Error, Result};
 
@@ -83,149 +81,6 @@ pub struct DataSpec {
 
 fn default_split() -> String {
     "official".into()
-}
-
-/// OFHNet's networks (paper Sec. 3.1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OfhnetMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    pub upsample: UpsampleSpec,
-    pub discriminator: DiscriminatorSpec,
-    /// Feed UpsampleNet the known pixels and InpaintNet's pixels only inside the hole.
-    #[serde(default = "yes")]
-    pub composite: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// What every baseline shares with OFHNet: the preset and the InpaintNet in front of it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BaselineMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "yes")]
-    pub composite: bool,
-}
-
-/// IN+Ma (position-patch).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MaMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "yes")]
-    pub composite: bool,
-    pub patch: Option<usize>,
-    pub overlap: Option<usize>,
-    pub train_faces: Option<usize>,
-    pub reg: Option<f64>,
-}
-
-/// IN+VDSR.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VdsrMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "yes")]
-    pub composite: bool,
-    /// Layers (paper preset: 20).
-    pub depth: Option<usize>,
-    /// Channels (paper preset: 64).
-    pub width: Option<usize>,
-}
-
-/// IN+FSRCNN.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FsrcnnMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "yes")]
-    pub composite: bool,
-    pub d: Option<usize>,
-    pub s: Option<usize>,
-    pub m: Option<usize>,
-}
-
-/// IN+URDGN.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UrdgnMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "yes")]
-    pub composite: bool,
-    pub widths: Option<[usize; 3]>,
-    pub discriminator: DiscriminatorSpec,
-}
-
-/// The method a run trains and evaluates: a closed, tagged set (`type: ...`). Every method runs
-/// behind the same InpaintNet (stage 1); only OFHNet uses the semantic structure loss, VDSR and
-/// FSRCNN train with L2 alone, URDGN with L2 and the adversarial loss.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Method {
-    /// OFHNet: InpaintNet + UpsampleNet with the discriminator and the semantic structure loss.
-    Ofhnet(OfhnetMethod),
-    /// IN+bicubic: the inpainted face upscaled 8x (PIL's bicubic).
-    InBicubic(BaselineMethod),
-    /// IN+Ma: position-patch (Ma et al. 2010).
-    InMa(MaMethod),
-    /// IN+VDSR (Kim et al. 2016).
-    InVdsr(VdsrMethod),
-    /// IN+FSRCNN (Dong et al. 2016).
-    InFsrcnn(FsrcnnMethod),
-    /// IN+URDGN (Yu & Porikli 2016).
-    InUrdgn(UrdgnMethod),
-}
-
-impl Default for Method {
-    fn default() -> Self {
-        Method::Ofhnet(OfhnetMethod {
-            composite: true,
-            ..OfhnetMethod::default()
-        })
-    }
-}
-
-impl Method {
-    /// The name the store and reports use for the method.
-    pub fn label(&self) -> &'static str {
-        use crate::methods::names::*;
-        match self {
-            Method::Ofhnet(_) => OFHNET,
-            Method::InBicubic(_) => IN_BICUBIC,
-            Method::InMa(_) => IN_MA,
-            Method::InVdsr(_) => IN_VDSR,
-            Method::InFsrcnn(_) => IN_FSRCNN,
-            Method::InUrdgn(_) => IN_URDGN,
-        }
-    }
-
-    /// Whether the method trains a stage-2 generator.
-    pub fn trains_stage2(&self) -> bool {
-        !matches!(self, Method::InBicubic(_) | Method::InMa(_))
-    }
-
-    /// IN+Ma's options, for an IN+Ma method.
-    pub fn position_patch(&self) -> Option<crate::methods::position_patch::PositionPatchConfig> {
-        let Method::InMa(m) = self else {
-            return None;
-        };
-        let d = crate::methods::position_patch::PositionPatchConfig::default();
-        Some(crate::methods::position_patch::PositionPatchConfig {
-            patch: m.patch.unwrap_or(d.patch),
-            overlap: m.overlap.unwrap_or(d.overlap),
-            train_faces: m.train_faces.or(d.train_faces),
-            reg: m.reg.unwrap_or(d.reg),
-        })
-    }
 }
 
 /// The two training stages.
@@ -675,62 +530,21 @@ impl Experiment {
     /// L2 alone (VDSR, FSRCNN) or L2 and adversarial (URDGN), with this file's weights where it
     /// gives them.
     pub fn ofhnet_config(&self, seed: u64) -> OfhnetConfig {
-        let losses = &self.losses;
-        let l2_only = LossesSpec {
-            inpaint_l2: losses.inpaint_l2.clone(),
-            l2: Some(losses.l2.clone().unwrap_or(LossBlock { weight: 1.0 })),
-            adversarial: None,
-            semantic: None,
-        };
-        let base = |preset: Preset, inpaint: &InpaintSpec, composite: bool| OfhnetConfig {
+        let method = self.method.spec();
+        let (preset, inpaint, composite) = method.base();
+        let training = method.training(&self.losses);
+        OfhnetConfig {
             preset,
             seed,
             inpaint: inpaint.clone(),
-            losses: l2_only.clone(),
+            generator: training.generator,
+            upsample: training.upsample,
+            discriminator: training.discriminator,
+            losses: training.losses,
             stage1: self.stages.stage1.clone(),
             stage2: self.stages.stage2.clone(),
             composite,
-            ..OfhnetConfig::default()
-        };
-        let config = match &self.method {
-            Method::Ofhnet(m) => OfhnetConfig {
-                upsample: m.upsample.clone(),
-                discriminator: m.discriminator.clone(),
-                losses: self.losses.clone(),
-                ..base(m.preset, &m.inpaint, m.composite)
-            },
-            Method::InBicubic(m) => base(m.preset, &m.inpaint, m.composite),
-            Method::InMa(m) => base(m.preset, &m.inpaint, m.composite),
-            Method::InVdsr(m) => OfhnetConfig {
-                generator: GeneratorSpec::Vdsr {
-                    depth: m.depth,
-                    width: m.width,
-                },
-                ..base(m.preset, &m.inpaint, m.composite)
-            },
-            Method::InFsrcnn(m) => OfhnetConfig {
-                generator: GeneratorSpec::Fsrcnn {
-                    d: m.d,
-                    s: m.s,
-                    m: m.m,
-                },
-                ..base(m.preset, &m.inpaint, m.composite)
-            },
-            Method::InUrdgn(m) => OfhnetConfig {
-                generator: GeneratorSpec::Urdgn { widths: m.widths },
-                discriminator: m.discriminator.clone(),
-                losses: LossesSpec {
-                    adversarial: Some(
-                        losses
-                            .adversarial
-                            .clone()
-                            .unwrap_or(LossBlock { weight: 0.001 }),
-                    ),
-                    ..l2_only.clone()
-                },
-                ..base(m.preset, &m.inpaint, m.composite)
-            },
-        };
-        config.resolved()
+        }
+        .resolved()
     }
 }

@@ -2,14 +2,15 @@
 //! [`inpaint::InpaintNet`] (paper Sec. 3.1), [`upsample::UpsampleNet`] (Sec. 3.1),
 //! [`discriminator::Discriminator`] (Sec. 3.2) and [`landmark::LandmarkNet`] (Sec. 3.2, after
 //! Fan & Zhou); the learned baselines [`vdsr::Vdsr`], [`fsrcnn::Fsrcnn`] and
-//! [`urdgn::UrdgnGenerator`]; and [`generator::Generator`], the stage-2 network of a run.
+//! [`urdgn::UrdgnGenerator`] (the methods that use them, and the stage-2 generator of a run,
+//! are in [`crate::methods`]); and [`spec`], the network sizes as configuration files name them.
 
 pub mod blocks;
 pub mod discriminator;
 pub mod fsrcnn;
-pub mod generator;
 pub mod inpaint;
 pub mod landmark;
+pub mod spec;
 pub mod upsample;
 pub mod urdgn;
 pub mod vdsr;

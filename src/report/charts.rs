@@ -520,8 +520,8 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
         let points = match data.curves.get(&run.row.key) {
             Some(p) if !p.is_empty() => p,
             _ => {
-                if run.method != crate::methods::names::IN_BICUBIC
-                    && run.method != crate::methods::names::IN_MA
+                if run.method != crate::methods::bicubic::NAME
+                    && run.method != crate::methods::ma::NAME
                 {
                     out.missing.push(format!(
                         "training curves of {}: none stored ({})",

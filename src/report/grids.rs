@@ -17,7 +17,7 @@ use super::{ReportData, file_stem};
 use crate::data::image_io::{load_rgb, save_png};
 use crate::data::resize::upscale;
 use crate::evaluate::SAMPLE_FACES;
-use crate::methods::names::IN_BICUBIC;
+use crate::methods::bicubic::NAME as IN_BICUBIC;
 use crate::{Error, Result};
 
 /// What [`write_all`] produced.

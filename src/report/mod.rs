@@ -30,7 +30,7 @@ use crate::harness::experiment::Experiment;
 use crate::harness::store::{RunRow, StageRow, Store, Versions, status};
 use crate::harness::sweep::{short_path, value_label};
 use crate::harness::worker::landmark_networks;
-use crate::methods::names::IN_BICUBIC;
+use crate::methods::bicubic::NAME as IN_BICUBIC;
 use crate::metrics::bootstrap::BootstrapConfig;
 use crate::train::landmarks::{LandmarkRecord, LandmarkSpec, files as landmark_files};
 use crate::{Error, Result};

@@ -6,215 +6,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::losses::{LossBlock, LossesSpec, SemanticBlock};
+use crate::methods::Generator;
+pub use crate::methods::GeneratorSpec;
 use crate::nets::discriminator::DiscriminatorConfig;
-use crate::nets::fsrcnn::FsrcnnConfig;
-use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNetConfig;
-use crate::nets::upsample::{UpsampleNetConfig, presets};
-use crate::nets::urdgn::UrdgnConfig;
-use crate::nets::vdsr::VdsrConfig;
+pub use crate::nets::spec::{DiscriminatorSpec, InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::upsample::UpsampleNetConfig;
 use crate::{Error, Result};
-
-/// Network-size presets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// For tests and CI smoke runs: seconds on a CPU.
-    Tiny,
-    /// One epoch of celeba6k's train split in about 30 minutes on 2 CPU cores.
-    #[default]
-    Cpu,
-    /// The paper's widths, for a GPU.
-    Paper,
-}
-
-impl Preset {
-    fn upsample_widths(self) -> [usize; 3] {
-        match self {
-            Preset::Tiny => presets::TINY,
-            Preset::Cpu => presets::CPU,
-            Preset::Paper => presets::PAPER,
-        }
-    }
-
-    fn head_width(self) -> usize {
-        match self {
-            Preset::Tiny => 8,
-            Preset::Cpu => 16,
-            Preset::Paper => 64,
-        }
-    }
-
-    fn discriminator_widths(self) -> [usize; 6] {
-        match self {
-            Preset::Tiny => [4, 4, 8, 8, 8, 8],
-            Preset::Cpu => [8, 8, 16, 16, 32, 32],
-            Preset::Paper => [32, 32, 64, 64, 128, 128],
-        }
-    }
-}
-
-/// The stage-2 generator: OFHNet's UpsampleNet (widths in `upsample`) or a learned baseline.
-/// Unset sizes come from the preset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum GeneratorSpec {
-    /// OFHNet's UpsampleNet.
-    #[default]
-    Upsample,
-    /// VDSR (Kim et al., CVPR 2016): `depth` 3x3 layers of `width` channels on the bicubic input.
-    Vdsr {
-        #[serde(default)]
-        depth: Option<usize>,
-        #[serde(default)]
-        width: Option<usize>,
-    },
-    /// FSRCNN(d, s, m) (Dong et al., ECCV 2016) with one stride-8 transposed convolution.
-    Fsrcnn {
-        #[serde(default)]
-        d: Option<usize>,
-        #[serde(default)]
-        s: Option<usize>,
-        #[serde(default)]
-        m: Option<usize>,
-    },
-    /// URDGN's generator (Yu & Porikli, ECCV 2016): three 2x transposed convolutions.
-    Urdgn {
-        #[serde(default)]
-        widths: Option<[usize; 3]>,
-    },
-}
-
-impl GeneratorSpec {
-    /// The method name this generator is reported under.
-    pub fn method(&self) -> &'static str {
-        match self {
-            GeneratorSpec::Upsample => "ofhnet",
-            GeneratorSpec::Vdsr { .. } => "in_vdsr",
-            GeneratorSpec::Fsrcnn { .. } => "in_fsrcnn",
-            GeneratorSpec::Urdgn { .. } => "in_urdgn",
-        }
-    }
-
-    fn resolved(&self, preset: Preset) -> Self {
-        match self {
-            GeneratorSpec::Upsample => GeneratorSpec::Upsample,
-            GeneratorSpec::Vdsr { depth, width } => {
-                let (d, w) = match preset {
-                    Preset::Tiny => (4, 8),
-                    Preset::Cpu => (8, 16),
-                    Preset::Paper => (20, 64),
-                };
-                GeneratorSpec::Vdsr {
-                    depth: Some(depth.unwrap_or(d)),
-                    width: Some(width.unwrap_or(w)),
-                }
-            }
-            GeneratorSpec::Fsrcnn { d, s, m } => {
-                let (dd, ss, mm) = match preset {
-                    Preset::Tiny => (8, 4, 1),
-                    // FSRCNN is small: the paper's setting fits the CPU budget.
-                    Preset::Cpu | Preset::Paper => (56, 12, 4),
-                };
-                GeneratorSpec::Fsrcnn {
-                    d: Some(d.unwrap_or(dd)),
-                    s: Some(s.unwrap_or(ss)),
-                    m: Some(m.unwrap_or(mm)),
-                }
-            }
-            GeneratorSpec::Urdgn { widths } => GeneratorSpec::Urdgn {
-                widths: Some(widths.unwrap_or(preset.upsample_widths())),
-            },
-        }
-    }
-}
-
-/// InpaintNet's widths (paper Sec. 3.1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InpaintSpec {
-    /// Encoder widths, strides 1, 1, 2, 2.
-    pub encoder: [usize; 4],
-    /// Decoder upsample-module widths.
-    pub decoder: [usize; 2],
-}
-
-impl Default for InpaintSpec {
-    fn default() -> Self {
-        Self {
-            encoder: [16, 32, 64, 64],
-            decoder: [64, 32],
-        }
-    }
-}
-
-/// UpsampleNet's widths; unset values come from the preset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UpsampleSpec {
-    pub widths: Option<[usize; 3]>,
-    pub head_width: Option<usize>,
-    /// Predict the detail over the bicubic upscaling (a global residual; our option, not the
-    /// paper's). Unset: the paper's sigmoid output.
-    pub residual: Option<bool>,
-}
-
-/// The discriminator's widths; unset values come from the preset.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DiscriminatorSpec {
-    pub widths: Option<[usize; 6]>,
-}
-
-/// A loss block: its weight in Eq. 6.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LossBlock {
-    pub weight: f64,
-}
-
-/// The semantic structure loss block (Eq. 5): its weight and the trained landmark network
-/// (a directory written by `ofhnet landmarks train`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SemanticBlock {
-    pub weight: f64,
-    /// The landmark network's directory. The harness fills it in from the experiment's
-    /// `landmarks.loss` when it is left out; `ofhnet train` needs it.
-    #[serde(default)]
-    pub network: Option<PathBuf>,
-}
-
-/// The loss blocks. A block that is absent is off. When the whole `losses` key is absent the
-/// defaults hold: Eq. 1 and Eq. 2 at weight 1 and the adversarial loss at 0.001 (the semantic
-/// loss needs a trained landmark network, so it is on only when named).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LossesSpec {
-    /// Eq. 1, stage 1.
-    #[serde(default)]
-    pub inpaint_l2: Option<LossBlock>,
-    /// Eq. 2, stage 2.
-    #[serde(default)]
-    pub l2: Option<LossBlock>,
-    /// Eqs. 3-4, stage 2.
-    #[serde(default)]
-    pub adversarial: Option<LossBlock>,
-    /// Eq. 5, stage 2.
-    #[serde(default)]
-    pub semantic: Option<SemanticBlock>,
-}
-
-impl Default for LossesSpec {
-    fn default() -> Self {
-        Self {
-            inpaint_l2: Some(LossBlock { weight: 1.0 }),
-            l2: Some(LossBlock { weight: 1.0 }),
-            adversarial: Some(LossBlock { weight: 1e-3 }),
-            semantic: None,
-        }
-    }
-}
 
 /// How the learning rate changes over a stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -606,37 +405,13 @@ impl OfhnetConfig {
 
     /// burn's UpsampleNet configuration.
     pub fn upsample_config(&self) -> UpsampleNetConfig {
-        let r = self.resolved();
-        UpsampleNetConfig::new()
-            .with_widths(r.upsample.widths.unwrap_or(presets::CPU))
-            .with_head_width(r.upsample.head_width.unwrap_or(16))
-            .with_residual(r.upsample.residual == Some(true))
+        self.upsample.net_config(self.preset)
     }
 
     /// Builds the stage-2 generator on `device`.
     pub fn generator_init(&self, device: &burn::tensor::Device) -> Generator {
         let r = self.resolved();
-        match r.generator {
-            GeneratorSpec::Upsample => Generator::Upsample(self.upsample_config().init(device)),
-            GeneratorSpec::Vdsr { depth, width } => Generator::Vdsr(
-                VdsrConfig::new()
-                    .with_depth(depth.unwrap_or(20))
-                    .with_width(width.unwrap_or(64))
-                    .init(device),
-            ),
-            GeneratorSpec::Fsrcnn { d, s, m } => Generator::Fsrcnn(
-                FsrcnnConfig::new()
-                    .with_d(d.unwrap_or(56))
-                    .with_s(s.unwrap_or(12))
-                    .with_m(m.unwrap_or(4))
-                    .init(device),
-            ),
-            GeneratorSpec::Urdgn { widths } => Generator::Urdgn(
-                UrdgnConfig::new()
-                    .with_widths(widths.unwrap_or(presets::CPU))
-                    .init(device),
-            ),
-        }
+        r.generator.init(r.preset, &r.upsample, device)
     }
 
     /// burn's discriminator configuration.

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor};
 use indicatif::ProgressBar;
 
@@ -32,8 +33,8 @@ use super::sampler::Sampler;
 use super::tensors::{hr_tensor, raw_to_tensor};
 use crate::data::dataset::Split;
 use crate::losses;
+use crate::methods::{Generator, NetFn, NetMap};
 use crate::nets::discriminator::Discriminator;
-use crate::nets::generator::Generator;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
 use crate::{Error, Result};
@@ -1060,20 +1061,23 @@ const EMA_FILE: &str = "generator_ema.bpk";
 /// Saves a generator's network itself (not the enum around it), so that an UpsampleNet file
 /// reads the same whichever way it was written.
 pub fn save_generator(generator: &Generator, path: &Path) -> Result<()> {
-    match generator {
-        Generator::Upsample(g) => save_module(g, path),
-        Generator::Vdsr(g) => save_module(g, path),
-        Generator::Fsrcnn(g) => save_module(g, path),
-        Generator::Urdgn(g) => save_module(g, path),
+    struct Save<'a>(&'a Path);
+    impl NetFn for Save<'_> {
+        type Out = Result<()>;
+        fn call<M: Module + ModuleSnapshot>(self, net: &M) -> Result<()> {
+            save_module(net, self.0)
+        }
     }
+    generator.with_net(Save(path))
 }
 
 /// Loads weights written by [`save_generator`] into a generator of the same kind.
 pub fn load_generator(generator: Generator, path: &Path) -> Result<Generator> {
-    Ok(match generator {
-        Generator::Upsample(g) => Generator::Upsample(load_module(g, path)?),
-        Generator::Vdsr(g) => Generator::Vdsr(load_module(g, path)?),
-        Generator::Fsrcnn(g) => Generator::Fsrcnn(load_module(g, path)?),
-        Generator::Urdgn(g) => Generator::Urdgn(load_module(g, path)?),
-    })
+    struct Load<'a>(&'a Path);
+    impl NetMap for Load<'_> {
+        fn call<M: Module + ModuleSnapshot>(self, net: M) -> Result<M> {
+            load_module(net, self.0)
+        }
+    }
+    generator.map_net(Load(path))
 }

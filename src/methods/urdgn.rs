@@ -1,0 +1,88 @@
+//! IN+URDGN: URDGN's generator and discriminator (Yu and Porikli, ECCV 2016;
+//! [`crate::nets::urdgn`]) behind the InpaintNet, trained with the L2 and adversarial losses, as
+//! its paper trains it.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
+use crate::losses::{LossBlock, LossesSpec};
+use crate::nets::spec::{DiscriminatorSpec, InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::urdgn::{UrdgnConfig, UrdgnGenerator};
+
+pub const NAME: &str = "in_urdgn";
+
+/// `method: {type: in_urdgn, ...}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UrdgnMethod {
+    pub preset: Preset,
+    pub inpaint: InpaintSpec,
+    #[serde(default = "super::yes")]
+    pub composite: bool,
+    pub widths: Option<[usize; 3]>,
+    pub discriminator: DiscriminatorSpec,
+}
+
+impl MethodSpec for UrdgnMethod {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn base(&self) -> (Preset, &InpaintSpec, bool) {
+        (self.preset, &self.inpaint, self.composite)
+    }
+
+    fn stage2_kind(&self) -> Stage2Kind {
+        Stage2Kind::Generator
+    }
+
+    fn training(&self, losses: &LossesSpec) -> Training {
+        let generator = UrdgnGeneratorSpec {
+            widths: self.widths,
+        };
+        Training {
+            losses: generator.losses(losses),
+            generator: GeneratorSpec::Urdgn(generator),
+            discriminator: self.discriminator.clone(),
+            ..Training::default()
+        }
+    }
+}
+
+/// `generator: {type: urdgn, widths}`; unset widths from the preset (UpsampleNet's).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UrdgnGeneratorSpec {
+    pub widths: Option<[usize; 3]>,
+}
+
+impl GeneratorKind for UrdgnGeneratorSpec {
+    type Net = UrdgnGenerator;
+    const METHOD: &'static str = NAME;
+
+    fn resolved(&self, preset: Preset) -> Self {
+        UrdgnGeneratorSpec {
+            widths: Some(self.widths.unwrap_or(preset.upsample_widths())),
+        }
+    }
+
+    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> UrdgnGenerator {
+        UrdgnConfig::new()
+            .with_widths(self.widths.unwrap_or(preset.upsample_widths()))
+            .init(device)
+    }
+
+    /// L2 and the adversarial block (the experiment's weight, else 0.001).
+    fn losses(&self, losses: &LossesSpec) -> LossesSpec {
+        LossesSpec {
+            adversarial: Some(
+                losses
+                    .adversarial
+                    .clone()
+                    .unwrap_or(LossBlock { weight: 0.001 }),
+            ),
+            ..losses.l2_only()
+        }
+    }
+}
