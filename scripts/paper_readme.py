@@ -24,6 +24,7 @@ NAMES = {
     "in_vdsr": "IN+VDSR",
     "in_fsrcnn": "IN+FSRCNN",
     "in_urdgn": "IN+URDGN",
+    "in_edsr": "IN+EDSR",
     "ofhnet": "OFHNet",
 }
 # The paper's Table 1 (PSNR, SSIM) and Table 2 (NRMSE x100, IoU), as quoted in ../shared/PROTOCOL.md.

@@ -100,6 +100,12 @@ fn fsrcnn_loss_falls() {
 }
 
 #[test]
+fn edsr_loss_falls() {
+    let (first, last) = l2_falls(GeneratorSpec::Edsr(Default::default()), false);
+    assert!(last < 0.8 * first, "EDSR L2 {first} -> {last}");
+}
+
+#[test]
 fn urdgn_loss_falls() {
     let (first, last) = l2_falls(GeneratorSpec::Urdgn(Default::default()), true);
     assert!(last < 0.8 * first, "URDGN L2 {first} -> {last}");

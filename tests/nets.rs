@@ -144,3 +144,100 @@ fn parameter_counts_match_the_pytorch_reference() {
     };
     assert_eq!(landmarks(eval), 523_080 + 464);
 }
+
+/// Sets every float parameter to `amp * sin(0.37 k + 0.011 n)` (k its flat index, n its size),
+/// an order-free fill that the PyTorch snippet below reproduces.
+struct SineFill(f64);
+
+impl burn::module::ModuleMapper for SineFill {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let shape = tensor.shape();
+        let n = shape.num_elements();
+        let values: Vec<f32> = (0..n)
+            .map(|k| (self.0 * (0.37 * k as f64 + 0.011 * n as f64).sin()) as f32)
+            .collect();
+        let filled = Tensor::<D>::from_data(
+            burn::tensor::TensorData::new(values, shape),
+            &tensor.device(),
+        );
+        burn::module::Param::from_mapped_value(id, filled, mapper)
+    }
+}
+
+/// IN+EDSR's network against benches/reference/ofhnet_ref.py's `Edsr` (torch 2.9.0, float64),
+/// which uses PyTorch's own `F.pixel_shuffle`: parameter counts of the three presets, and the
+/// output of the tiny one with fixed weights. Generated with:
+///
+/// ```python
+/// import sys, torch; sys.path.insert(0, "benches/reference"); from ofhnet_ref import Edsr
+/// for b, w in [(2, 8), (8, 32), (16, 64)]: print(sum(p.numel() for p in Edsr(b, w).parameters()))
+/// net = Edsr(blocks=2, width=8).double()
+/// with torch.no_grad():
+///     for p in net.parameters():
+///         n = p.numel(); k = torch.arange(n, dtype=torch.float64)
+///         p.copy_((0.12 * torch.sin(0.37 * k + 0.011 * n)).view_as(p))
+///     k = torch.arange(2 * 3 * 16 * 16, dtype=torch.float64)
+///     y = net((0.5 + 0.4 * torch.sin(0.3 * k)).view(2, 3, 16, 16))
+/// print(y.mean(), (y ** 2).sum(), [y[i] for i in [(0, 0, 0, 0), (0, 1, 77, 5), (1, 2, 127, 127),
+///                                               (1, 0, 64, 33), (0, 2, 3, 120)]])
+/// ```
+#[test]
+fn edsr_matches_the_pytorch_reference() {
+    use burn::module::Module;
+    use ofhnet::methods::GeneratorSpec;
+    use ofhnet::nets::edsr::EdsrConfig;
+    use ofhnet::train::config::{OfhnetConfig, Preset};
+
+    let d = device();
+    for (preset, params) in [
+        (Preset::Tiny, 10_371),
+        (Preset::Cpu, 269_955),
+        (Preset::Paper, 1_665_283),
+    ] {
+        let config = OfhnetConfig {
+            generator: GeneratorSpec::Edsr(Default::default()),
+            ..OfhnetConfig::for_preset(preset)
+        };
+        assert_eq!(config.generator_init(&d).num_params(), params, "{preset:?}");
+    }
+    let net = EdsrConfig::new()
+        .with_blocks(2)
+        .with_width(8)
+        .init(&d)
+        .map(&mut SineFill(0.12));
+    let n = 2 * 3 * 16 * 16;
+    let x: Vec<f32> = (0..n)
+        .map(|k| (0.5 + 0.4 * (0.3 * k as f64).sin()) as f32)
+        .collect();
+    let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(x, [2, 3, 16, 16]), &d);
+    let y = net.forward(x);
+    assert_eq!(y.dims(), [2, 3, 128, 128]);
+    let values: Vec<f32> = y.into_data().try_to_vec::<f32>().expect("f32");
+    let at = |b: usize, c: usize, row: usize, col: usize| {
+        values[((b * 3 + c) * 128 + row) * 128 + col] as f64
+    };
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
+    let sumsq: f64 = values.iter().map(|&v| (v as f64).powi(2)).sum();
+    assert!((mean - 0.477368390).abs() < 1e-5, "mean {mean}");
+    assert!(
+        (sumsq / 22512.313557757 - 1.0).abs() < 1e-5,
+        "sum of squares {sumsq}"
+    );
+    for ((b, c, row, col), want) in [
+        ((0, 0, 0, 0), 0.439131287),
+        ((0, 1, 77, 5), 0.491919710),
+        ((1, 2, 127, 127), 0.505136924),
+        ((1, 0, 64, 33), 0.431068970),
+        ((0, 2, 3, 120), 0.509855347),
+    ] {
+        let got = at(b, c, row, col);
+        assert!(
+            (got - want).abs() < 1e-5,
+            "y[{b}, {c}, {row}, {col}] = {got}, want {want}"
+        );
+    }
+}

@@ -116,7 +116,7 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         );
     }
 
-    // Table 1: six methods, NRMSE and IoU from the evaluation detector for each.
+    // Table 1: seven methods, NRMSE and IoU from the evaluation detector for each.
     let table1: Vec<String> = store
         .query_strings(
             "SELECT DISTINCT m.method FROM metrics m JOIN runs r ON r.key = m.run_key \
@@ -127,6 +127,7 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
         table1,
         [
             "in_bicubic",
+            "in_edsr",
             "in_fsrcnn",
             "in_ma",
             "in_urdgn",
@@ -146,7 +147,7 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
     );
 
     // Shared models of the five files of the suite: one InpaintNet, the two landmark networks,
-    // and seven stage-2 models (table1's VDSR, FSRCNN, URDGN and OFHNet, and the ablation's three
+    // and eight stage-2 models (table1's VDSR, FSRCNN, URDGN, EDSR and OFHNet, and the ablation's three
     // other loss sets); every other learned run reuses one of them. More means the files' blocks
     // drifted apart. (tune.yaml, the recipe sweep, trains stage-2 models of its own by design;
     // at this scale it shares stage 1 and the landmark networks.)
@@ -156,7 +157,7 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
              WHERE r.experiment <> 'tune' GROUP BY s.kind ORDER BY s.kind",
         )
         .expect("shared");
-    assert_eq!(kinds, ["landmarks=2", "stage1=1", "stage2=7"]);
+    assert_eq!(kinds, ["landmarks=2", "stage1=1", "stage2=8"]);
     let tune = store
         .query_strings("SELECT COUNT(*) FROM shared WHERE kind <> 'stage2'")
         .expect("shared");

@@ -159,6 +159,7 @@ const TABLE1_KEYS: &[&str] = &[
     "56fd42c97c0c8b6c method=in_vdsr+preset=cpu,seed=0",
     "a7e94038db7e393e method=in_fsrcnn+preset=cpu,seed=0",
     "e49423f48232b2d6 method=in_urdgn+preset=cpu,seed=0",
+    "c6dcb05e6eea90ab method=in_edsr+preset=cpu,seed=0",
     "ec80b3a0c3ecedee method=ofhnet+preset=cpu,seed=0",
 ];
 
@@ -183,6 +184,7 @@ const TABLE1_CONFIG_KEYS: &[&str] = &[
     "in_vdsr 7bb3120323800466",
     "in_fsrcnn 9b01281c0ae39e9c",
     "in_urdgn 84d4718bfe568b35",
+    "in_edsr 7b22cc971fc976a5",
     "ofhnet 65d3f8c3c45173bb",
 ];
 

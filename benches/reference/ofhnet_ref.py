@@ -490,6 +490,47 @@ class UrdgnGenerator(nn.Module):
         return torch.sigmoid(self.output(h))
 
 
+EDSR_RGB_MEAN = (0.4488, 0.4371, 0.4040)
+
+
+class EdsrResBlock(nn.Module):
+    """conv-ReLU-conv, no BatchNorm (``src/nets/edsr.rs``)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.conv1 = conv(width, width, 3, 1)
+        self.conv2 = conv(width, width, 3, 1)
+
+
+class Edsr(nn.Module):
+    """EDSR (Lim et al. 2017): mean shift, head conv, residual blocks without BN, a conv and a
+    long skip, 2x sub-pixel stages (conv to 4 width + pixel shuffle), a conv to 3 channels."""
+
+    def __init__(self, blocks: int = 16, width: int = 64, res_scale: float = 1.0,
+                 lr_size: int = LR_SIZE, hr_size: int = HR_SIZE):
+        super().__init__()
+        self.lr_size, self.res_scale = lr_size, res_scale
+        self.head = conv(3, width, 3, 1)
+        self.body = nn.ModuleList([EdsrResBlock(width) for _ in range(blocks)])
+        self.body_out = conv(width, width, 3, 1)
+        stages = (hr_size // lr_size).bit_length() - 1
+        self.up = nn.ModuleList([conv(width, 4 * width, 3, 1) for _ in range(stages)])
+        self.tail = conv(width, 3, 3, 1)
+        self.register_buffer("mean", torch.tensor(EDSR_RGB_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expect_shape("EDSR", x, 3, self.lr_size)
+        head = self.head(x - self.mean)
+        h = head
+        for b in self.body:
+            h = h + self.res_scale * b.conv2(F.relu(b.conv1(h)))
+        h = self.body_out(h) + head
+        for c in self.up:
+            h = F.pixel_shuffle(c(h), 2)
+        return self.tail(h) + self.mean
+
+
 # --------------------------------------------------------------------------------------------
 # Configuration (src/train/config.rs)
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 //! keys, so they never change; new fields are options (an unset option stays out of the hash).
 
 pub mod bicubic;
+pub mod edsr;
 pub mod fsrcnn;
 pub mod ma;
 pub mod ofhnet;
@@ -260,6 +261,8 @@ methods! {
     InFsrcnn(fsrcnn::FsrcnnMethod) => Fsrcnn(fsrcnn::FsrcnnGenerator, crate::nets::fsrcnn::Fsrcnn),
     /// IN+URDGN (Yu & Porikli 2016).
     InUrdgn(urdgn::UrdgnMethod) => Urdgn(urdgn::UrdgnGeneratorSpec, crate::nets::urdgn::UrdgnGenerator),
+    /// IN+EDSR (Lim et al. 2017).
+    InEdsr(edsr::EdsrMethod) => Edsr(edsr::EdsrGenerator, crate::nets::edsr::Edsr),
 }
 
 #[cfg(test)]

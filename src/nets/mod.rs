@@ -7,6 +7,7 @@
 
 pub mod blocks;
 pub mod discriminator;
+pub mod edsr;
 pub mod fsrcnn;
 pub mod inpaint;
 pub mod landmark;

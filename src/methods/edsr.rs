@@ -1,0 +1,101 @@
+//! IN+EDSR: EDSR (Lim et al., CVPRW 2017; [`crate::nets::edsr`]) behind the InpaintNet, trained
+//! with the L2 loss alone. (EDSR's paper trains with L1; every baseline here trains with the
+//! pixel loss of Eq. 2, so that the methods differ only in their networks, and L2 is what PSNR
+//! measures.)
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
+use crate::losses::LossesSpec;
+use crate::nets::edsr::{Edsr, EdsrConfig};
+use crate::nets::spec::{InpaintSpec, Preset, UpsampleSpec};
+
+pub const NAME: &str = "in_edsr";
+
+/// `method: {type: in_edsr, ...}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdsrMethod {
+    pub preset: Preset,
+    pub inpaint: InpaintSpec,
+    #[serde(default = "super::yes")]
+    pub composite: bool,
+    /// Residual blocks (paper preset: 16, the EDSR baseline).
+    pub blocks: Option<usize>,
+    /// Channels (paper preset: 64).
+    pub width: Option<usize>,
+}
+
+impl MethodSpec for EdsrMethod {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn base(&self) -> (Preset, &InpaintSpec, bool) {
+        (self.preset, &self.inpaint, self.composite)
+    }
+
+    fn stage2_kind(&self) -> Stage2Kind {
+        Stage2Kind::Generator
+    }
+
+    fn training(&self, losses: &LossesSpec) -> Training {
+        let generator = EdsrGenerator {
+            blocks: self.blocks,
+            width: self.width,
+        };
+        Training {
+            losses: generator.losses(losses),
+            generator: GeneratorSpec::Edsr(generator),
+            ..Training::default()
+        }
+    }
+}
+
+/// `generator: {type: edsr, blocks, width}`; unset sizes from the preset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdsrGenerator {
+    pub blocks: Option<usize>,
+    pub width: Option<usize>,
+}
+
+impl EdsrGenerator {
+    /// burn's configuration: the given sizes, else the preset's (`cpu`: 8 blocks of 32
+    /// channels, about the `cpu` UpsampleNet's cost; `paper`: the EDSR baseline).
+    fn config(&self, preset: Preset) -> EdsrConfig {
+        let (blocks, width) = match preset {
+            Preset::Tiny => (2, 8),
+            Preset::Cpu => (8, 32),
+            Preset::Paper => {
+                let paper = EdsrConfig::new();
+                (paper.blocks, paper.width)
+            }
+        };
+        EdsrConfig::new()
+            .with_blocks(self.blocks.unwrap_or(blocks))
+            .with_width(self.width.unwrap_or(width))
+    }
+}
+
+impl GeneratorKind for EdsrGenerator {
+    type Net = Edsr;
+    const METHOD: &'static str = NAME;
+
+    fn resolved(&self, preset: Preset) -> Self {
+        let c = self.config(preset);
+        EdsrGenerator {
+            blocks: Some(c.blocks),
+            width: Some(c.width),
+        }
+    }
+
+    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> Edsr {
+        self.config(preset).init(device)
+    }
+
+    fn losses(&self, losses: &LossesSpec) -> LossesSpec {
+        losses.l2_only()
+    }
+}
