@@ -307,6 +307,16 @@ fn sweep_experiment(name: &str, n: usize) -> Result<crate::harness::experiment::
     crate::harness::experiment::parse(&yaml, std::path::Path::new("bench.yaml"))
 }
 
+/// Plausible random values of every metric.
+fn fake_values(rng: &mut ChaCha8Rng) -> crate::metrics::Values {
+    let mut v = crate::metrics::Values::default();
+    for m in crate::metrics::Metric::ALL {
+        let base = if m.unit() == "dB" { 20.0 } else { 0.6 };
+        v.set(m, Some(base + 0.1 * base * rng.random::<f64>()));
+    }
+    v
+}
+
 /// Per-image scores of one (run, protocol): OFHNet and IN+bicubic rows.
 fn fake_scores(images: usize, rng: &mut ChaCha8Rng) -> Vec<(i64, crate::evaluate::Scores)> {
     let mut rows = Vec::with_capacity(images * 2);
@@ -318,12 +328,7 @@ fn fake_scores(images: usize, rng: &mut ChaCha8Rng) -> Vec<(i64, crate::evaluate
                     name: format!("{i:06}.jpg"),
                     method: method.into(),
                     occlusion: "random".into(),
-                    psnr: 20.0 + rng.random::<f64>(),
-                    ssim: 0.6 + 0.1 * rng.random::<f64>(),
-                    psnr_y: 21.0 + rng.random::<f64>(),
-                    ssim_y: 0.65 + 0.1 * rng.random::<f64>(),
-                    nrmse: Some(5.0 + rng.random::<f64>()),
-                    iou: Some(0.5 + 0.1 * rng.random::<f64>()),
+                    values: fake_values(rng),
                 },
             ));
         }

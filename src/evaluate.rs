@@ -6,13 +6,11 @@
 //!
 //! The same function serves `ofhnet evaluate` and the harness.
 
-use std::io::Write;
 use std::path::Path;
 
 use burn::tensor::Device;
 use image::RgbImage;
 use indicatif::ProgressBar;
-use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::Split;
 use crate::data::landmarks::Landmarks68;
@@ -20,31 +18,14 @@ use crate::data::occlusion::OcclusionProtocol;
 use crate::data::resize::upscale;
 use crate::methods::position_patch::PositionPatch;
 use crate::methods::{Generator, bicubic};
-use crate::metrics::landmarks::nrmse;
-use crate::metrics::parsing::{mean_iou, parsing_map};
-use crate::metrics::psnr_ssim::image_metrics;
+pub use crate::metrics::Scores;
+use crate::metrics::{Face, Metric, Values};
 use crate::model::Ofhnet;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
 use crate::train::ofhnet::inpaint_for_upsampling;
 use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
-
-/// The scores of one method on one test face.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Scores {
-    pub name: String,
-    pub method: String,
-    pub occlusion: String,
-    pub psnr: f64,
-    pub ssim: f64,
-    pub psnr_y: f64,
-    pub ssim_y: f64,
-    /// Landmark NRMSE (x100), when an evaluation detector was given.
-    pub nrmse: Option<f64>,
-    /// Mean parsing IoU, when an evaluation detector was given.
-    pub iou: Option<f64>,
-}
 
 /// Options of an evaluation.
 #[derive(Clone, Debug)]
@@ -130,7 +111,7 @@ pub fn occluded_faces(split: &Split, options: &EvalOptions, idx: &[usize]) -> Ve
         .collect()
 }
 
-/// Scores one output against its ground truth.
+/// Scores one output against its ground truth on every metric.
 pub fn score(
     name: &str,
     method: &str,
@@ -139,24 +120,15 @@ pub fn score(
     output: &RgbImage,
     points: Option<(&Landmarks68, &Landmarks68)>,
 ) -> Result<Scores> {
-    let m = image_metrics(hr, output)?;
-    let (nrmse_v, iou) = match points {
-        Some((gt, out)) => {
-            let iou = mean_iou(&parsing_map(gt)?, &parsing_map(out)?)?;
-            (Some(nrmse(gt, out)?), Some(iou))
-        }
-        None => (None, None),
-    };
     Ok(Scores {
         name: name.to_string(),
         method: method.to_string(),
         occlusion: occlusion.to_string(),
-        psnr: m.psnr,
-        ssim: m.ssim,
-        psnr_y: m.psnr_y,
-        ssim_y: m.ssim_y,
-        nrmse: nrmse_v,
-        iou,
+        values: Values::score(&Face {
+            reference: hr,
+            output,
+            points,
+        })?,
     })
 }
 
@@ -287,29 +259,19 @@ pub fn save_samples(
     Ok(())
 }
 
-/// Writes per-image scores as CSV.
+/// Writes per-image scores as CSV (`name,method,occlusion` and every metric).
 pub fn write_csv(path: &Path, rows: &[Scores]) -> Result<()> {
-    let mut out = String::from("name,method,occlusion,psnr,ssim,psnr_y,ssim_y,nrmse,iou\n");
-    let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-    for r in rows {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{}\n",
-            r.name,
-            r.method,
-            r.occlusion,
-            r.psnr,
-            r.ssim,
-            r.psnr_y,
-            r.ssim_y,
-            opt(r.nrmse),
-            opt(r.iou)
-        ));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    f.write_all(out.as_bytes()).map_err(|e| Error::io(path, e))
+    crate::metrics::write_csv(
+        path,
+        &["name", "method", "occlusion"],
+        rows.iter().map(|r| {
+            (
+                vec![r.name.as_str(), r.method.as_str(), r.occlusion.as_str()],
+                &r.values,
+            )
+        }),
+        &Metric::ALL,
+    )
 }
 
 /// The mean scores of one method.
@@ -317,12 +279,13 @@ pub fn write_csv(path: &Path, rows: &[Scores]) -> Result<()> {
 pub struct MethodMeans {
     pub method: String,
     pub images: usize,
-    pub psnr: f64,
-    pub ssim: f64,
-    pub psnr_y: f64,
-    pub ssim_y: f64,
-    pub nrmse: Option<f64>,
-    pub iou: Option<f64>,
+    pub values: Values,
+}
+
+impl MethodMeans {
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        self.values.get(metric)
+    }
 }
 
 /// Mean of each metric per method, in first-seen method order.
@@ -337,20 +300,9 @@ pub fn means(rows: &[Scores]) -> Vec<MethodMeans> {
         .into_iter()
         .map(|m| {
             let sel: Vec<&Scores> = rows.iter().filter(|r| r.method == m).collect();
-            let k = sel.len().max(1) as f64;
-            let mean = |f: &dyn Fn(&Scores) -> f64| sel.iter().map(|r| f(r)).sum::<f64>() / k;
-            let opt_mean = |f: &dyn Fn(&Scores) -> Option<f64>| {
-                let v: Vec<f64> = sel.iter().filter_map(|r| f(r)).collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            };
             MethodMeans {
                 images: sel.len(),
-                psnr: mean(&|r| r.psnr),
-                ssim: mean(&|r| r.ssim),
-                psnr_y: mean(&|r| r.psnr_y),
-                ssim_y: mean(&|r| r.ssim_y),
-                nrmse: opt_mean(&|r| r.nrmse),
-                iou: opt_mean(&|r| r.iou),
+                values: Values::mean(sel.iter().map(|r| &r.values)),
                 method: m,
             }
         })

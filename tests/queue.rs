@@ -12,6 +12,7 @@ use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
 use ofhnet::harness::store::{SharedClaim, Store, Versions, WorkerInfo, create_postgres_database};
 use ofhnet::harness::sweep::expand;
+use ofhnet::metrics::Metric;
 
 use crate::common::synthetic_dataset;
 
@@ -173,12 +174,15 @@ pub(crate) fn scores(name: &str, method: &str, psnr: f64) -> Scores {
         name: name.into(),
         method: method.into(),
         occlusion: "random".into(),
-        psnr,
-        ssim: 0.5,
-        psnr_y: psnr + 1.0,
-        ssim_y: 0.6,
-        nrmse: Some(3.0),
-        iou: None,
+        values: [
+            (Metric::Psnr, psnr),
+            (Metric::Ssim, 0.5),
+            (Metric::PsnrY, psnr + 1.0),
+            (Metric::SsimY, 0.6),
+            (Metric::Nrmse, 3.0),
+        ]
+        .into_iter()
+        .collect(),
     }
 }
 
@@ -264,8 +268,9 @@ fn check_store_lifecycle(db: &str) {
     );
     let means = store.metric_means(&other.key).expect("means");
     let ofh = means.iter().find(|m| m.method == "ofhnet").expect("ofhnet");
-    assert!((ofh.psnr - 22.0).abs() < 1e-9 && ofh.images == 5);
-    assert_eq!(ofh.iou, None);
+    let psnr = ofh.values.get(Metric::Psnr).expect("psnr");
+    assert!((psnr - 22.0).abs() < 1e-9 && ofh.images == 5);
+    assert_eq!(ofh.values.get(Metric::Iou), None);
 
     // A run of a dead worker process on this host goes back at once.
     let ghost = WorkerInfo {

@@ -10,9 +10,10 @@ use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
 use ofhnet::harness::store::{StageRow, Store, WorkerInfo};
 use ofhnet::harness::sweep::expand;
+use ofhnet::metrics::Metric;
 use ofhnet::metrics::bootstrap::BootstrapConfig;
 use ofhnet::report;
-use ofhnet::report::tables::{Metric, TABLE1, compute, missing_cells, text_table};
+use ofhnet::report::tables::{TABLE1, compute, missing_cells, text_table};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -46,12 +47,22 @@ fn random_scores(rng: &mut ChaCha8Rng, method: &str, protocol: &str, offset: f64
                 name: format!("{i:06}.jpg"),
                 method: method.into(),
                 occlusion: protocol.into(),
-                psnr: base + offset + rng.random_range(-1.0..1.0),
-                ssim: 0.5 + offset / 10.0 + rng.random_range(-0.05..0.05),
-                psnr_y: base + 1.0 + offset + rng.random_range(-1.0..1.0),
-                ssim_y: 0.6 + rng.random_range(-0.05..0.05),
-                nrmse: Some(5.0 - offset + rng.random_range(-0.5..0.5)),
-                iou: Some(0.6 + rng.random_range(-0.1..0.1)),
+                values: [
+                    (Metric::Psnr, base + offset + rng.random_range(-1.0..1.0)),
+                    (
+                        Metric::Ssim,
+                        0.5 + offset / 10.0 + rng.random_range(-0.05..0.05),
+                    ),
+                    (
+                        Metric::PsnrY,
+                        base + 1.0 + offset + rng.random_range(-1.0..1.0),
+                    ),
+                    (Metric::SsimY, 0.6 + rng.random_range(-0.05..0.05)),
+                    (Metric::Nrmse, 5.0 - offset + rng.random_range(-0.5..0.5)),
+                    (Metric::Iou, 0.6 + rng.random_range(-0.1..0.1)),
+                ]
+                .into_iter()
+                .collect(),
             }
         })
         .collect()
@@ -127,14 +138,7 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 fn metric(s: &Scores, m: Metric) -> f64 {
-    match m {
-        Metric::Psnr => s.psnr,
-        Metric::Ssim => s.ssim,
-        Metric::PsnrY => s.psnr_y,
-        Metric::SsimY => s.ssim_y,
-        Metric::Nrmse => s.nrmse.expect("nrmse"),
-        Metric::Iou => s.iou.expect("iou"),
-    }
+    s.get(m).expect("every metric")
 }
 
 #[test]
@@ -276,12 +280,14 @@ fn bootstrap_intervals_are_stable_and_cover_the_true_difference() {
                         name: format!("{i:06}.jpg"),
                         method: method.into(),
                         occlusion: "random".into(),
-                        psnr,
-                        ssim: 0.5,
-                        psnr_y: psnr,
-                        ssim_y: 0.5,
-                        nrmse: None,
-                        iou: None,
+                        values: [
+                            (Metric::Psnr, psnr),
+                            (Metric::Ssim, 0.5),
+                            (Metric::PsnrY, psnr),
+                            (Metric::SsimY, 0.5),
+                        ]
+                        .into_iter()
+                        .collect(),
                     },
                 )
             })

@@ -9,6 +9,7 @@ use clap::Args;
 use crate::data::dataset::Dataset;
 use crate::data::occlusion::OcclusionProtocol;
 use crate::evaluate::{EvalOptions, evaluate_ofhnet, means, write_csv};
+use crate::metrics::{Metric, Values, metric::text_table};
 use crate::model::Ofhnet;
 use crate::train::landmarks::load_landmark_net;
 
@@ -82,23 +83,10 @@ pub fn run(args: &EvaluateArgs, device_spec: crate::device::DeviceSpec) -> anyho
         faces as f64 / seconds.max(1e-9),
         csv.display()
     );
-    println!(
-        "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "method", "PSNR", "SSIM", "PSNR-Y", "SSIM-Y", "NRMSE", "IoU"
-    );
-    for m in means(&rows) {
-        let opt =
-            |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
-        println!(
-            "{:<12} {:>8.3} {:>8.4} {:>8.3} {:>8.4} {:>8} {:>8}",
-            m.method,
-            m.psnr,
-            m.ssim,
-            m.psnr_y,
-            m.ssim_y,
-            opt(m.nrmse, 3),
-            opt(m.iou, 4)
-        );
-    }
+    let table: Vec<(Vec<String>, Values)> = means(&rows)
+        .into_iter()
+        .map(|m| (vec![m.method], m.values))
+        .collect();
+    print!("{}", text_table(&["method"], &table, &Metric::ALL));
     Ok(())
 }

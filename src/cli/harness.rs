@@ -13,6 +13,7 @@ use crate::harness::experiment::{self, Experiment};
 use crate::harness::store::{self, DEFAULT_DB, EnqueueReport, RunRow, Store, Versions};
 use crate::harness::sweep::{self, RunSpec};
 use crate::harness::worker::{WorkerOptions, restart_run, work, worker_info};
+use crate::metrics::{Metric, Values, metric::text_table};
 
 use super::progress_bar;
 
@@ -579,7 +580,14 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
             )
         });
         let (psnr, ssim) = match main {
-            Some(m) => (format!("{:.3}", m.psnr), format!("{:.4}", m.ssim)),
+            Some(m) => (
+                m.values
+                    .get(Metric::Psnr)
+                    .map_or("-".into(), |v| format!("{v:.3}")),
+                m.values
+                    .get(Metric::Ssim)
+                    .map_or("-".into(), |v| format!("{v:.4}")),
+            ),
             None => ("-".into(), "-".into()),
         };
         println!(
@@ -753,25 +761,14 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
     }
     let means = store.metric_means(&r.key)?;
     if !means.is_empty() {
-        println!(
-            "{:<14} {:<12} {:>6} {:>8} {:>7} {:>8} {:>7} {:>7} {:>7}",
-            "protocol", "method", "images", "psnr", "ssim", "psnr_y", "ssim_y", "nrmse", "iou"
+        let table: Vec<(Vec<String>, Values)> = means
+            .into_iter()
+            .map(|m| (vec![m.protocol, m.method, m.images.to_string()], m.values))
+            .collect();
+        print!(
+            "{}",
+            text_table(&["protocol", "method", "images"], &table, &Metric::ALL)
         );
-        for m in means {
-            let o = |v: Option<f64>, d: usize| v.map(|v| format!("{v:.d$}")).unwrap_or("-".into());
-            println!(
-                "{:<14} {:<12} {:>6} {:>8.3} {:>7.4} {:>8.3} {:>7.4} {:>7} {:>7}",
-                m.protocol,
-                m.method,
-                m.images,
-                m.psnr,
-                m.ssim,
-                m.psnr_y,
-                m.ssim_y,
-                o(m.nrmse, 3),
-                o(m.iou, 4)
-            );
-        }
     }
     println!("config     {}", r.config);
     Ok(())

@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::Error;
 use crate::data::image_io::load_rgb;
 use crate::data::protocol::HR_SIZE;
-use crate::metrics::{ImageMetrics, image_metrics};
+use crate::metrics::{Face, Metric, Values};
 
 /// `ofhnet metrics REF OUT`
 #[derive(Debug, Args)]
@@ -46,7 +46,15 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// Metrics of one (reference, output) pair.
 struct Row {
     name: String,
-    metrics: ImageMetrics,
+    metrics: Values,
+}
+
+/// The metrics of an image pair: those that need no landmark points.
+fn image_metrics() -> Vec<Metric> {
+    Metric::ALL
+        .into_iter()
+        .filter(|m| !m.needs_points())
+        .collect()
 }
 
 /// Runs `ofhnet metrics`.
@@ -71,7 +79,10 @@ pub fn run(args: &MetricsArgs) -> anyhow::Result<()> {
                 args.output.display()
             );
             print_metrics(&mean_metrics(&rows));
-            let identical = rows.iter().filter(|r| r.metrics.psnr.is_infinite()).count();
+            let identical = rows
+                .iter()
+                .filter(|r| r.metrics.get(Metric::Psnr).is_some_and(f64::is_infinite))
+                .count();
             if identical > 0 {
                 println!(
                     "{identical} pairs are identical (PSNR inf), so the mean PSNR is inf; the CSV \
@@ -104,11 +115,16 @@ fn is_dir(path: &Path) -> anyhow::Result<bool> {
 }
 
 /// Loads both images, checks that their sizes agree and computes the metrics.
-fn compare_files(reference: &Path, output: &Path) -> anyhow::Result<ImageMetrics> {
+fn compare_files(reference: &Path, output: &Path) -> anyhow::Result<Values> {
     let ref_image = load_rgb(reference)?;
     let out_image = load_rgb(output)?;
     check_sizes(reference, &ref_image, output, &out_image)?;
-    image_metrics(&ref_image, &out_image).with_context(|| {
+    Values::score(&Face {
+        reference: &ref_image,
+        output: &out_image,
+        points: None,
+    })
+    .with_context(|| {
         format!(
             "comparing {} (reference) with {} (output)",
             reference.display(),
@@ -244,50 +260,24 @@ fn name_list(names: &[&str]) -> String {
     list
 }
 
-fn mean_metrics(rows: &[Row]) -> ImageMetrics {
-    let n = rows.len() as f64;
-    let mean = |f: fn(&ImageMetrics) -> f64| rows.iter().map(|r| f(&r.metrics)).sum::<f64>() / n;
-    ImageMetrics {
-        psnr: mean(|m| m.psnr),
-        ssim: mean(|m| m.ssim),
-        psnr_y: mean(|m| m.psnr_y),
-        ssim_y: mean(|m| m.ssim_y),
-    }
+fn mean_metrics(rows: &[Row]) -> Values {
+    Values::mean(rows.iter().map(|r| &r.metrics))
 }
 
-fn print_metrics(m: &ImageMetrics) {
-    println!("PSNR    {:.4} dB", m.psnr);
-    println!("SSIM    {:.4}", m.ssim);
-    println!("PSNR-Y  {:.4} dB", m.psnr_y);
-    println!("SSIM-Y  {:.4}", m.ssim_y);
+fn print_metrics(values: &Values) {
+    for m in image_metrics() {
+        if let Some(v) = values.get(m) {
+            println!("{:<12} {v:.4}", m.title());
+        }
+    }
 }
 
 /// Writes the rows as CSV with full-precision numbers (`inf` for an identical pair's PSNR).
 fn write_csv(path: &Path, rows: &[Row]) -> crate::Result<()> {
-    let mut text = String::from("name,psnr,ssim,psnr_y,ssim_y\n");
-    for row in rows {
-        let m = &row.metrics;
-        let _ = writeln!(
-            text,
-            "{},{},{},{},{}",
-            csv_field(&row.name),
-            m.psnr,
-            m.ssim,
-            m.psnr_y,
-            m.ssim_y
-        );
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    crate::metrics::write_csv(
+        path,
+        &["name"],
+        rows.iter().map(|r| (vec![r.name.as_str()], &r.metrics)),
+        &image_metrics(),
+    )
 }

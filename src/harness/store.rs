@@ -21,7 +21,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor, Row, SqlSafeStr};
 
 use super::experiment::Experiment;
 use super::sweep::RunSpec;
-use crate::evaluate::Scores;
+use crate::metrics::{Metric, Scores, Values};
 use crate::{Error, Result};
 
 /// The default store, relative to the working directory.
@@ -36,30 +36,8 @@ struct SchemaMigration {
     postgres: &'static str,
 }
 
-/// The migrations, embedded in the binary (oldest first).
-const MIGRATIONS: &[SchemaMigration] = &[
-    SchemaMigration {
-        version: 1,
-        description: "run store",
-        sqlite: include_str!("../../migrations/0001_run_store.sql"),
-        postgres: include_str!("../../migrations/0001_run_store.sql"),
-    },
-    SchemaMigration {
-        version: 2,
-        description: "run versions",
-        sqlite: include_str!("../../migrations/0002_run_versions.sqlite.sql"),
-        postgres: include_str!("../../migrations/0002_run_versions.postgres.sql"),
-    },
-    SchemaMigration {
-        version: 3,
-        description: "training choices",
-        sqlite: include_str!("../../migrations/0003_training_choices.sql"),
-        postgres: include_str!("../../migrations/0003_training_choices.sql"),
-    },
-];
-
-/// The newest schema version this binary knows (a store written by a newer one is refused).
-pub const SCHEMA_VERSION: i64 = 3;
+// `MIGRATIONS` (every file of migrations/, oldest first) and `SCHEMA_VERSION`, from build.rs.
+include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// Unix time in seconds.
 pub fn now() -> f64 {
@@ -282,12 +260,7 @@ pub struct MetricMeans {
     pub protocol: String,
     pub method: String,
     pub images: i64,
-    pub psnr: f64,
-    pub ssim: f64,
-    pub psnr_y: f64,
-    pub ssim_y: f64,
-    pub nrmse: Option<f64>,
-    pub iou: Option<f64>,
+    pub values: Values,
 }
 
 /// One evaluation's rows in the store: a (run, protocol, method) and how many images it scored.
@@ -304,12 +277,31 @@ pub struct MetricGroup {
 pub struct MetricRow {
     pub image: i64,
     pub image_name: String,
-    pub psnr: f64,
-    pub ssim: f64,
-    pub psnr_y: f64,
-    pub ssim_y: f64,
-    pub nrmse: Option<f64>,
-    pub iou: Option<f64>,
+    pub values: Values,
+}
+
+impl MetricRow {
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        self.values.get(metric)
+    }
+}
+
+/// The metric columns of the `metrics` table, in [`Metric::ALL`]'s order.
+fn metric_columns(prefix: &str) -> String {
+    Metric::ALL
+        .iter()
+        .map(|m| format!("{prefix}{}", m.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads every metric column of a row (by name, or as `AVG(name) AS name`).
+fn read_values(row: &AnyRow) -> std::result::Result<Values, sqlx::Error> {
+    let mut v = Values::default();
+    for m in Metric::ALL {
+        v.set(m, row.try_get::<Option<f64>, _>(m.name())?);
+    }
+    Ok(v)
 }
 
 /// A connection pool to the run store. Clones share the pool and the runtime (a pruning hook
@@ -1561,7 +1553,7 @@ impl Store {
         rows: &[(i64, Scores)],
         seconds: f64,
     ) -> Result<()> {
-        const COLS: usize = 11;
+        let cols = 5 + Metric::ALL.len();
         let images = {
             let mut names: Vec<i64> = rows.iter().map(|(i, _)| *i).collect();
             names.sort_unstable();
@@ -1582,9 +1574,10 @@ impl Store {
                 .await?;
             for chunk in rows.chunks(400) {
                 let sql = format!(
-                    "INSERT INTO metrics (run_key, protocol, method, image, image_name, psnr, \
-                         ssim, psnr_y, ssim_y, nrmse, iou) VALUES {}",
-                    placeholders(self.backend(), chunk.len(), COLS)
+                    "INSERT INTO metrics (run_key, protocol, method, image, image_name, {}) \
+                     VALUES {}",
+                    metric_columns(""),
+                    placeholders(self.backend(), chunk.len(), cols)
                 );
                 // Not cached: chunk sizes vary, and NULL metrics (see record_stage) must
                 // not fix a parameter's type for later rows.
@@ -1595,13 +1588,10 @@ impl Store {
                         .bind(protocol.to_string())
                         .bind(s.method.clone())
                         .bind(*image)
-                        .bind(s.name.clone())
-                        .bind(s.psnr)
-                        .bind(s.ssim)
-                        .bind(s.psnr_y)
-                        .bind(s.ssim_y)
-                        .bind(s.nrmse)
-                        .bind(s.iou);
+                        .bind(s.name.clone());
+                    for m in Metric::ALL {
+                        q = q.bind(s.get(m));
+                    }
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -1636,12 +1626,15 @@ impl Store {
         let rows = self
             .runtime
             .block_on(
-                sqlx::query(
-                    "SELECT protocol, method, COUNT(*) AS n, AVG(psnr) AS psnr, AVG(ssim) AS ssim, \
-                     AVG(psnr_y) AS psnr_y, AVG(ssim_y) AS ssim_y, AVG(nrmse) AS nrmse, \
-                     AVG(iou) AS iou FROM metrics WHERE run_key = $1 \
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT protocol, method, COUNT(*) AS n, {} FROM metrics WHERE run_key = $1 \
                      GROUP BY protocol, method ORDER BY protocol, method",
-                )
+                    Metric::ALL
+                        .iter()
+                        .map(|m| format!("AVG({0}) AS {0}", m.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
                 .bind(run.to_string())
                 .fetch_all(&self.pool),
             )
@@ -1652,12 +1645,7 @@ impl Store {
                     protocol: r.try_get("protocol")?,
                     method: r.try_get("method")?,
                     images: r.try_get("n")?,
-                    psnr: r.try_get("psnr")?,
-                    ssim: r.try_get("ssim")?,
-                    psnr_y: r.try_get("psnr_y")?,
-                    ssim_y: r.try_get("ssim_y")?,
-                    nrmse: r.try_get("nrmse")?,
-                    iou: r.try_get("iou")?,
+                    values: read_values(r)?,
                 })
             })
             .collect::<std::result::Result<_, sqlx::Error>>()
@@ -1929,11 +1917,12 @@ impl Store {
                 let mut conn = self.pool.acquire().await?;
                 let mut out = Vec::with_capacity(groups.len());
                 for (run, protocol, method) in groups {
-                    let rows = sqlx::query(
-                        "SELECT image, image_name, psnr, ssim, psnr_y, ssim_y, nrmse, iou \
+                    let rows = sqlx::query(AssertSqlSafe(format!(
+                        "SELECT image, image_name, {} \
                          FROM metrics WHERE run_key = $1 AND protocol = $2 AND method = $3 \
                          ORDER BY image",
-                    )
+                        metric_columns("")
+                    )))
                     .bind(run.to_string())
                     .bind(protocol.to_string())
                     .bind(method.to_string())
@@ -1945,12 +1934,7 @@ impl Store {
                                 Ok(MetricRow {
                                     image: r.try_get(0)?,
                                     image_name: r.try_get(1)?,
-                                    psnr: r.try_get(2)?,
-                                    ssim: r.try_get(3)?,
-                                    psnr_y: r.try_get(4)?,
-                                    ssim_y: r.try_get(5)?,
-                                    nrmse: r.try_get(6)?,
-                                    iou: r.try_get(7)?,
+                                    values: read_values(r)?,
                                 })
                             })
                             .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?,

@@ -16,8 +16,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::tables::{Metric, Tables};
+use super::tables::Tables;
 use super::{ReportData, file_stem};
+use crate::metrics::Metric;
 use crate::{Error, Result};
 
 /// One chart, as written.
@@ -422,7 +423,7 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
                 series,
                 log_y: false,
             };
-            let stem = format!("size_{}", metric.column());
+            let stem = format!("size_{}", metric.name());
             push(&mut out, title, "size", write_lines(dir, &stem, &chart)?);
         }
     }
@@ -468,7 +469,7 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
                     })
                     .collect(),
             };
-            let stem = format!("position_{}", metric.column());
+            let stem = format!("position_{}", metric.name());
             let title = chart.title.clone();
             push(&mut out, title, "position", write_bars(dir, &stem, &chart)?);
         }
@@ -500,7 +501,7 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
             let stem = format!(
                 "bars_{}_{}",
                 file_stem(&protocol.replace(':', "-")),
-                metric.column()
+                metric.name()
             );
             let title = chart.title.clone();
             push(&mut out, title, "bars", write_bars(dir, &stem, &chart)?);

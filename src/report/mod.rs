@@ -31,6 +31,7 @@ use crate::harness::store::{RunRow, StageRow, Store, Versions, status};
 use crate::harness::sweep::{short_path, value_label};
 use crate::harness::worker::landmark_networks;
 use crate::methods::bicubic::NAME as IN_BICUBIC;
+use crate::metrics::Metric;
 use crate::metrics::bootstrap::BootstrapConfig;
 use crate::train::landmarks::{LandmarkRecord, LandmarkSpec, files as landmark_files};
 use crate::{Error, Result};
@@ -97,7 +98,7 @@ pub struct ReportData {
     /// Every protocol, in the order the experiment lists them.
     pub protocols: Vec<String>,
     /// One row per (entity, seed, protocol, image): columns `entity` (label), `seed`,
-    /// `protocol`, `image`, `image_name`, `psnr`, `ssim`, `psnr_y`, `ssim_y`, `nrmse`, `iou`.
+    /// `protocol`, `image`, `image_name`, then one per [`Metric`] (its name; null where missing).
     pub metrics: DataFrame,
     /// Training-curve points per run key: `(stage, step, term, value)`.
     pub curves: HashMap<String, Vec<(String, i64, String, f64)>>,
@@ -448,12 +449,10 @@ pub fn load_versions(
     let mut c_protocol = Vec::with_capacity(total);
     let mut c_image = Vec::with_capacity(total);
     let mut c_name = Vec::with_capacity(total);
-    let mut psnr = Vec::with_capacity(total);
-    let mut ssim = Vec::with_capacity(total);
-    let mut psnr_y = Vec::with_capacity(total);
-    let mut ssim_y = Vec::with_capacity(total);
-    let mut nrmse = Vec::with_capacity(total);
-    let mut iou = Vec::with_capacity(total);
+    let mut values: Vec<Vec<Option<f64>>> = Metric::ALL
+        .iter()
+        .map(|_| Vec::with_capacity(total))
+        .collect();
     for (((label, seed, protocol), _), rows) in picks.iter().zip(read) {
         for m in rows {
             c_entity.push(label.clone());
@@ -461,28 +460,24 @@ pub fn load_versions(
             c_protocol.push(protocol.clone());
             c_image.push(m.image);
             c_name.push(m.image_name);
-            psnr.push(m.psnr);
-            ssim.push(m.ssim);
-            psnr_y.push(m.psnr_y);
-            ssim_y.push(m.ssim_y);
-            nrmse.push(m.nrmse);
-            iou.push(m.iou);
+            for (column, (_, v)) in values.iter_mut().zip(m.values.iter()) {
+                column.push(v);
+            }
         }
     }
-    let metrics = df!(
+    let mut metrics = df!(
         "entity" => c_entity,
         "seed" => c_seed,
         "protocol" => c_protocol,
         "image" => c_image,
         "image_name" => c_name,
-        "psnr" => psnr,
-        "ssim" => ssim,
-        "psnr_y" => psnr_y,
-        "ssim_y" => ssim_y,
-        "nrmse" => nrmse,
-        "iou" => iou,
     )
     .map_err(polars_error("building the metric table"))?;
+    for (m, column) in Metric::ALL.iter().zip(values) {
+        metrics
+            .with_column(Column::new(m.name().into(), column))
+            .map_err(polars_error("building the metric table"))?;
+    }
 
     let mut protocols: Vec<String> = Vec::new();
     for r in &runs {

@@ -12,66 +12,9 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::{ReportData, file_stem, polars_error};
+use crate::metrics::Metric;
 use crate::metrics::bootstrap::{BootstrapConfig, BootstrapInterval, BootstrapPlan};
 use crate::{Error, Result};
-
-/// A metric column of the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Metric {
-    Psnr,
-    Ssim,
-    PsnrY,
-    SsimY,
-    Nrmse,
-    Iou,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 6] = [
-        Metric::Psnr,
-        Metric::Ssim,
-        Metric::PsnrY,
-        Metric::SsimY,
-        Metric::Nrmse,
-        Metric::Iou,
-    ];
-
-    /// The column in the store and in the CSVs.
-    pub fn column(self) -> &'static str {
-        match self {
-            Metric::Psnr => "psnr",
-            Metric::Ssim => "ssim",
-            Metric::PsnrY => "psnr_y",
-            Metric::SsimY => "ssim_y",
-            Metric::Nrmse => "nrmse",
-            Metric::Iou => "iou",
-        }
-    }
-
-    /// The name in tables and charts.
-    pub fn title(self) -> &'static str {
-        match self {
-            Metric::Psnr => "PSNR (dB)",
-            Metric::Ssim => "SSIM",
-            Metric::PsnrY => "PSNR-Y (dB)",
-            Metric::SsimY => "SSIM-Y",
-            Metric::Nrmse => "NRMSE (x100)",
-            Metric::Iou => "IoU",
-        }
-    }
-
-    pub fn higher_is_better(self) -> bool {
-        self != Metric::Nrmse
-    }
-
-    /// Decimals shown in tables.
-    pub fn decimals(self) -> usize {
-        match self {
-            Metric::Psnr | Metric::PsnrY | Metric::Nrmse => 2,
-            _ => 4,
-        }
-    }
-}
 
 /// One metric of one row.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -162,7 +105,7 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
     if data.metrics.height() == 0 {
         return Ok(Tables::default());
     }
-    let metric_cols: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
+    let metric_cols: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
 
     // Per-seed means, then their mean and spread over seeds.
     let per_seed = data
@@ -219,7 +162,7 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         };
         let mut values = HashMap::new();
         for m in Metric::ALL {
-            values.insert(m, column_values(part, m.column())?);
+            values.insert(m, column_values(part, m.name())?);
         }
         images.insert((e.clone(), p.clone()), (int_values(part, "image")?, values));
     }
@@ -237,10 +180,10 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
     let mut o_means = HashMap::new();
     let mut o_sds = HashMap::new();
     for m in Metric::ALL {
-        o_means.insert(m, column_values(&over_seeds, m.column())?);
+        o_means.insert(m, column_values(&over_seeds, m.name())?);
         o_sds.insert(
             m,
-            column_values(&over_seeds, &format!("{}_seed_sd", m.column()))?,
+            column_values(&over_seeds, &format!("{}_seed_sd", m.name()))?,
         );
     }
 
@@ -653,7 +596,7 @@ pub fn frame(
     ));
     let cell = |i: usize, m: Metric| tables.cell(i, protocol, m);
     for &m in spec.metrics {
-        let name = m.column();
+        let name = m.name();
         let pick = |f: &dyn Fn(&super::tables::Cell) -> Option<f64>| -> Vec<Option<f64>> {
             (0..n).map(|i| cell(i, m).and_then(f)).collect()
         };

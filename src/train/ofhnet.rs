@@ -34,6 +34,7 @@ use super::tensors::{hr_tensor, raw_to_tensor};
 use crate::data::dataset::Split;
 use crate::losses;
 use crate::methods::{Generator, NetFn, NetMap};
+use crate::metrics::Metric;
 use crate::nets::discriminator::Discriminator;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
@@ -331,8 +332,8 @@ pub fn validate_generator(
     let rows = evaluate_pipeline(&pipeline, split, None, &options, &ProgressBar::hidden())?;
     let n = rows.len().max(1) as f64;
     Ok((
-        rows.iter().map(|r| r.psnr).sum::<f64>() / n,
-        rows.iter().map(|r| r.ssim).sum::<f64>() / n,
+        rows.iter().filter_map(|r| r.get(Metric::Psnr)).sum::<f64>() / n,
+        rows.iter().filter_map(|r| r.get(Metric::Ssim)).sum::<f64>() / n,
     ))
 }
 
