@@ -10,8 +10,8 @@ use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
 use ofhnet::harness::store::{StageRow, Store, WorkerInfo};
 use ofhnet::harness::sweep::expand;
-use ofhnet::metrics::Metric;
 use ofhnet::metrics::bootstrap::BootstrapConfig;
+use ofhnet::metrics::{Metric, Values};
 use ofhnet::report;
 use ofhnet::report::tables::{TABLE1, compute, missing_cells, text_table};
 use rand::{Rng, SeedableRng};
@@ -43,26 +43,33 @@ fn random_scores(rng: &mut ChaCha8Rng, method: &str, protocol: &str, offset: f64
     (0..N_IMAGES)
         .map(|i| {
             let base = 20.0 + (i as f64) * 0.05;
+            let mut values: Values = [
+                (Metric::Psnr, base + offset + rng.random_range(-1.0..1.0)),
+                (
+                    Metric::Ssim,
+                    0.5 + offset / 10.0 + rng.random_range(-0.05..0.05),
+                ),
+                (
+                    Metric::PsnrY,
+                    base + 1.0 + offset + rng.random_range(-1.0..1.0),
+                ),
+                (Metric::SsimY, 0.6 + rng.random_range(-0.05..0.05)),
+                (Metric::Nrmse, 5.0 - offset + rng.random_range(-0.5..0.5)),
+                (Metric::Iou, 0.6 + rng.random_range(-0.1..0.1)),
+            ]
+            .into_iter()
+            .collect();
+            // Any metric added later gets values too, so that these tests cover it unchanged.
+            for m in Metric::ALL {
+                if values.get(m).is_none() {
+                    values.set(m, Some(1.0 + offset + rng.random_range(-0.5..0.5)));
+                }
+            }
             Scores {
                 name: format!("{i:06}.jpg"),
                 method: method.into(),
                 occlusion: protocol.into(),
-                values: [
-                    (Metric::Psnr, base + offset + rng.random_range(-1.0..1.0)),
-                    (
-                        Metric::Ssim,
-                        0.5 + offset / 10.0 + rng.random_range(-0.05..0.05),
-                    ),
-                    (
-                        Metric::PsnrY,
-                        base + 1.0 + offset + rng.random_range(-1.0..1.0),
-                    ),
-                    (Metric::SsimY, 0.6 + rng.random_range(-0.05..0.05)),
-                    (Metric::Nrmse, 5.0 - offset + rng.random_range(-0.5..0.5)),
-                    (Metric::Iou, 0.6 + rng.random_range(-0.1..0.1)),
-                ]
-                .into_iter()
-                .collect(),
+                values,
             }
         })
         .collect()
