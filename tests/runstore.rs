@@ -207,6 +207,35 @@ fn table1_training_configurations_are_pinned() {
     );
 }
 
+/// The shared-model keys of experiments/paper/tune.yaml's first run, as the worker of
+/// 2026-12-03 (before harness/keys.rs) named their directories in results/tune/shared/: the
+/// keys module must name the same models.
+#[test]
+fn shared_keys_name_the_models_trained_before_keys_rs() {
+    use ofhnet::harness::keys::{Stage1Key, landmark_networks, stage2_key};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exp = load(&root.join("experiments/paper/tune.yaml")).expect("tune.yaml");
+    let run = expand(&exp).expect("expand").remove(0);
+    let config = run.config.ofhnet_config(run.seed);
+    let data = &run.config.data;
+    assert_eq!(Stage1Key::of(&config).key(data), "stage1-d2cf71c347435207");
+    assert_eq!(
+        stage2_key(data, &config, run.config.landmarks.loss.as_ref()),
+        "stage2-285890a522b14155"
+    );
+    let landmarks: Vec<String> = landmark_networks(&run.config)
+        .into_iter()
+        .map(|(role, key, _)| format!("{role} {key}"))
+        .collect();
+    assert_eq!(
+        landmarks,
+        [
+            "loss landmarks-e4278f6238e827c5",
+            "eval landmarks-9cc1c51fef14f755"
+        ]
+    );
+}
+
 #[test]
 fn sqlite_urls_in_every_sqlx_form_create_a_store() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -32,9 +32,9 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 
-use super::experiment::{DataSpec, Experiment, PruneSpec};
-use super::store::{self, RunRow, SharedClaim, StageRow, Store, Versions, WorkerInfo, status};
-use super::sweep::run_key;
+use super::experiment::{DataSpec, PruneSpec};
+use super::keys::{Got, Stage1Key, ensure_shared, landmark_key, landmark_networks, stage2_key};
+use super::store::{self, RunRow, StageRow, Store, Versions, WorkerInfo, status};
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
@@ -46,8 +46,8 @@ use crate::model::Ofhnet;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
 use crate::train::checkpoint::{load_module, read_json};
-use crate::train::config::{Keep, LossesSpec, OfhnetConfig};
-use crate::train::landmarks::{LandmarkSpec, Role, load_landmark_net, train_landmarks};
+use crate::train::config::{Keep, OfhnetConfig};
+use crate::train::landmarks::{LandmarkSpec, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
 use crate::train::ofhnet::{KeptCheckpoint, PruneHook, TrainOptions, files, train};
 use crate::{Error, Result};
@@ -418,14 +418,7 @@ fn execute(
     let mut config = exp.ofhnet_config(run.seed as u64);
     // Stage 2's shared key: the configuration before the landmark network's directory is filled
     // in (that directory depends on which experiment trained it first), plus its spec.
-    let s2_key = format!(
-        "stage2-{}",
-        run_key(&serde_json::json!({
-            "data": exp.data,
-            "config": config.resolved(),
-            "semantic_landmarks": config.losses.semantic.as_ref().map(|_| &exp.landmarks.loss),
-        }))
-    );
+    let s2_key = stage2_key(&exp.data, &config, exp.landmarks.loss.as_ref());
     if let Some(block) = config.losses.semantic.as_mut()
         && let Some((_, _, spec)) = landmark_networks(&exp)
             .into_iter()
@@ -444,57 +437,50 @@ fn execute(
     }
 
     // Stage 1, shared by every run with the same stage-1 configuration.
-    let s1 = stage1_config(&config);
-    let s1_key = format!(
-        "stage1-{}",
-        run_key(&serde_json::json!({"data": exp.data, "config": s1}))
-    );
-    let s1_dir = shared_root.join(&s1_key);
+    let s1 = Stage1Key::of(&config);
+    let s1_key = s1.key(&exp.data);
     let stage1_started = Instant::now();
-    let (s1_path, reused) = loop {
-        match store.claim_shared(&s1_key, "stage1", &s1_dir, &run.key)? {
-            SharedClaim::Ready(path) => break (path, true),
-            SharedClaim::Wait { .. } => {
-                options.cancel.check()?;
-                std::thread::sleep(options.poll)
-            }
-            SharedClaim::Train(path) => {
-                let bar = (options.progress)(0, "stage 1");
-                let report = train(
-                    &s1,
-                    &train_split,
-                    &TrainOptions {
-                        out: path.clone(),
-                        resume: true,
-                        stage1_only: true,
-                        cancel: options.cancel.clone(),
-                        ..TrainOptions::default()
-                    },
-                    device,
-                    &bar,
-                )?;
-                bar.finish_and_clear();
-                store_curves(store, &run.key, &path.join(files::LOG))?;
-                store.record_stage(
-                    &run.key,
-                    &StageRow {
-                        stage: "stage1".into(),
-                        status: status::DONE.into(),
-                        shared_key: Some(s1_key.clone()),
-                        checkpoint: Some(path.join(files::INPAINT).display().to_string()),
-                        steps: Some(report.stage1.total_steps as i64),
-                        images_per_s: Some(report.stage1.images_per_s),
-                        seconds: Some(stage1_started.elapsed().as_secs_f64()),
-                        ..StageRow::default()
-                    },
-                )?;
-                store.shared_done(&s1_key)?;
-                break (path, false);
-            }
-        }
-    };
-    let inpaint = s1_path.join(files::INPAINT);
-    if reused {
+    let got = ensure_shared(
+        store,
+        &s1_key,
+        "stage1",
+        &shared_root.join(&s1_key),
+        &run.key,
+        (&options.cancel, options.poll),
+        |path| {
+            let bar = (options.progress)(0, "stage 1");
+            let report = train(
+                &s1.config(),
+                &train_split,
+                &TrainOptions {
+                    out: path.to_path_buf(),
+                    resume: true,
+                    stage1_only: true,
+                    cancel: options.cancel.clone(),
+                    ..TrainOptions::default()
+                },
+                device,
+                &bar,
+            )?;
+            bar.finish_and_clear();
+            store_curves(store, &run.key, &path.join(files::LOG))?;
+            store.record_stage(
+                &run.key,
+                &StageRow {
+                    stage: "stage1".into(),
+                    status: status::DONE.into(),
+                    shared_key: Some(s1_key.clone()),
+                    checkpoint: Some(path.join(files::INPAINT).display().to_string()),
+                    steps: Some(report.stage1.total_steps as i64),
+                    images_per_s: Some(report.stage1.images_per_s),
+                    seconds: Some(stage1_started.elapsed().as_secs_f64()),
+                    ..StageRow::default()
+                },
+            )
+        },
+    )?;
+    let inpaint = got.path().join(files::INPAINT);
+    if let Got::Reused(_) = got {
         store.record_stage(
             &run.key,
             &StageRow {
@@ -512,58 +498,55 @@ fn execute(
     // IN+Ma's dictionaries, or nothing (IN+bicubic).
     let mut model_dir = None;
     let dictionaries = if exp.method.trains_stage2() {
-        let s2_dir = shared_root.join(&s2_key);
-        model_dir = Some(loop {
-            match store.claim_shared(&s2_key, "stage2", &s2_dir, &run.key)? {
-                SharedClaim::Ready(path) => {
-                    eprintln!(
-                        "{}: stage 2: reusing {} ({})",
-                        run.name,
-                        path.display(),
-                        &s2_key
-                    );
-                    store.record_stage(
-                        &run.key,
-                        &StageRow {
-                            stage: "stage2".into(),
-                            status: status::DONE.into(),
-                            shared_key: Some(s2_key.clone()),
-                            reused: true,
-                            checkpoint: Some(path.join(files::UPSAMPLE).display().to_string()),
-                            ..StageRow::default()
-                        },
-                    )?;
-                    break path;
-                }
-                SharedClaim::Wait { .. } => {
-                    options.cancel.check()?;
-                    std::thread::sleep(options.poll)
-                }
-                SharedClaim::Train(path) => {
-                    let val = match &config.stage2.validation {
-                        Some(v) => Some(Arc::new(data.split(&v.split)?)),
-                        None => None,
-                    };
-                    let stage = Stage2 {
-                        config: &config,
-                        train_split: &train_split,
-                        val,
-                        prune: exp
-                            .prune
-                            .as_ref()
-                            .filter(|_| run.prunable)
-                            .zip(config.stage2.validation.as_ref())
-                            .map(|(p, v)| median_pruner(store, run, p, v.metric.term())),
-                        out: &path,
-                        inpaint: &inpaint,
-                        key: &s2_key,
-                    };
-                    train_generator(store, run, &stage, device, options)?;
-                    store.shared_done(&s2_key)?;
-                    break path;
-                }
-            }
-        });
+        let got = ensure_shared(
+            store,
+            &s2_key,
+            "stage2",
+            &shared_root.join(&s2_key),
+            &run.key,
+            (&options.cancel, options.poll),
+            |path| {
+                let val = match &config.stage2.validation {
+                    Some(v) => Some(Arc::new(data.split(&v.split)?)),
+                    None => None,
+                };
+                let stage = Stage2 {
+                    config: &config,
+                    train_split: &train_split,
+                    val,
+                    prune: exp
+                        .prune
+                        .as_ref()
+                        .filter(|_| run.prunable)
+                        .zip(config.stage2.validation.as_ref())
+                        .map(|(p, v)| median_pruner(store, run, p, v.metric.term())),
+                    out: path,
+                    inpaint: &inpaint,
+                    key: &s2_key,
+                };
+                train_generator(store, run, &stage, device, options)
+            },
+        )?;
+        if let Got::Reused(path) = &got {
+            eprintln!(
+                "{}: stage 2: reusing {} ({})",
+                run.name,
+                path.display(),
+                &s2_key
+            );
+            store.record_stage(
+                &run.key,
+                &StageRow {
+                    stage: "stage2".into(),
+                    status: status::DONE.into(),
+                    shared_key: Some(s2_key.clone()),
+                    reused: true,
+                    checkpoint: Some(path.join(files::UPSAMPLE).display().to_string()),
+                    ..StageRow::default()
+                },
+            )?;
+        }
+        model_dir = Some(got.path().to_path_buf());
         None
     } else if let Some(pp) = exp.method.position_patch() {
         let t = Instant::now();
@@ -844,26 +827,6 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// Everything stage 1 depends on, and nothing else: the run's configuration with stage 2's
-/// networks, losses and schedule set to their defaults.
-fn stage1_config(config: &OfhnetConfig) -> OfhnetConfig {
-    let defaults = OfhnetConfig::default();
-    OfhnetConfig {
-        preset: defaults.preset,
-        generator: defaults.generator,
-        upsample: defaults.upsample,
-        discriminator: defaults.discriminator,
-        stage2: defaults.stage2,
-        composite: defaults.composite,
-        losses: LossesSpec {
-            inpaint_l2: config.losses.inpaint_l2.clone(),
-            ..defaults.losses
-        },
-        ..config.clone()
-    }
-    .resolved()
-}
-
 /// Reads a model directory's training log into the store.
 fn store_curves(store: &Store, run: &str, log: &Path) -> Result<()> {
     if !log.exists() {
@@ -882,37 +845,6 @@ fn store_curves(store: &Store, run: &str, log: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The shared key of the landmark network trained from `spec` on `data`.
-pub fn landmark_key(data: &DataSpec, spec: &LandmarkSpec) -> String {
-    format!(
-        "landmarks-{}",
-        run_key(&serde_json::json!({"data": data, "spec": spec}))
-    )
-}
-
-/// The landmark networks a run uses: the semantic structure loss's, when it is trained from
-/// `landmarks.loss` (not named by path), and the evaluation detector. `(role, key, spec)`.
-pub fn landmark_networks(exp: &Experiment) -> Vec<(&'static str, String, LandmarkSpec)> {
-    let mut out = Vec::new();
-    if exp
-        .losses
-        .semantic
-        .as_ref()
-        .is_some_and(|b| b.network.is_none())
-    {
-        let spec = exp
-            .landmarks
-            .loss
-            .clone()
-            .unwrap_or_else(|| LandmarkSpec::for_role(Role::Loss));
-        out.push(("loss", landmark_key(&exp.data, &spec), spec));
-    }
-    if let Some(spec) = &exp.landmarks.eval {
-        out.push(("eval", landmark_key(&exp.data, spec), spec.clone()));
-    }
-    out
-}
-
 /// A landmark network shared by every run that asks for the same spec on the same data.
 #[allow(clippy::too_many_arguments)]
 fn ensure_landmarks(
@@ -926,24 +858,23 @@ fn ensure_landmarks(
     options: &WorkerOptions,
 ) -> Result<PathBuf> {
     let key = landmark_key(data_spec, spec);
-    loop {
-        match store.claim_shared(&key, "landmarks", &shared_root.join(&key), &run.key)? {
-            SharedClaim::Ready(path) => return Ok(path),
-            SharedClaim::Wait { .. } => {
-                options.cancel.check()?;
-                std::thread::sleep(options.poll)
-            }
-            SharedClaim::Train(path) => {
-                let train_split = data.split("train")?;
-                let test = data.split("test").ok();
-                let bar = (options.progress)(0, "landmarks");
-                train_landmarks(spec, &train_split, test.as_ref(), &path, device, &bar)?;
-                bar.finish_and_clear();
-                store.shared_done(&key)?;
-                return Ok(path);
-            }
-        }
-    }
+    let got = ensure_shared(
+        store,
+        &key,
+        "landmarks",
+        &shared_root.join(&key),
+        &run.key,
+        (&options.cancel, options.poll),
+        |path| {
+            let train_split = data.split("train")?;
+            let test = data.split("test").ok();
+            let bar = (options.progress)(0, "landmarks");
+            train_landmarks(spec, &train_split, test.as_ref(), path, device, &bar)?;
+            bar.finish_and_clear();
+            Ok(())
+        },
+    )?;
+    Ok(got.path().to_path_buf())
 }
 
 /// Opens the experiment's prepared dataset, making it from `data.source` when it is missing.

@@ -27,9 +27,9 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::harness::experiment::Experiment;
+use crate::harness::keys::landmark_networks;
 use crate::harness::store::{RunRow, StageRow, Store, Versions, status};
 use crate::harness::sweep::{short_path, value_label};
-use crate::harness::worker::landmark_networks;
 use crate::methods::bicubic::NAME as IN_BICUBIC;
 use crate::metrics::Metric;
 use crate::metrics::bootstrap::BootstrapConfig;
