@@ -7,6 +7,7 @@
 //! The same function serves `ofhnet evaluate` and the harness.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::tensor::Device;
 use image::RgbImage;
@@ -23,7 +24,7 @@ use crate::metrics::{Face, Metric, Values};
 use crate::model::Ofhnet;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
-use crate::train::ofhnet::inpaint_for_upsampling;
+use crate::train::ofhnet::{Validator, inpaint_for_upsampling};
 use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
 
@@ -221,6 +222,36 @@ pub fn evaluate_pipeline(
         bar.inc(idx.len() as u64);
     }
     Ok(rows)
+}
+
+/// The [`Validator`] of stage 2's `validation` block: PROTOCOL's mean PSNR and SSIM (on
+/// u8-rounded outputs) of the generator behind the InpaintNet on the first `faces` faces of
+/// `split`, each with the "random" protocol's hole.
+pub fn validator(split: Arc<Split>, faces: usize, device: &Device) -> Result<Validator> {
+    if split.is_empty() {
+        return Err(Error::invalid(
+            "stage2.validation",
+            format!("the `{}` split to validate on is empty", split.name),
+        ));
+    }
+    let device = device.clone();
+    Ok(Validator(Arc::new(move |generator, inpaint, composite| {
+        let pipeline = Pipeline {
+            inpaint,
+            composite,
+            device: &device,
+            method: "validation",
+            upscale: Upscale::Network(generator),
+        };
+        let options = EvalOptions {
+            limit: Some(faces),
+            ..EvalOptions::default()
+        };
+        let rows = evaluate_pipeline(&pipeline, &split, None, &options, &ProgressBar::hidden())?;
+        let mean = Values::mean(rows.iter().map(|r| &r.values));
+        let get = |m: Metric| mean.get(m).unwrap_or(f64::NAN);
+        Ok((get(Metric::Psnr), get(Metric::Ssim)))
+    })))
 }
 
 /// How many test faces a run keeps as samples per protocol (the report's image grids).

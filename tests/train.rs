@@ -43,11 +43,10 @@ pub(crate) fn try_run(
 ) -> ofhnet::Result<ofhnet::train::ofhnet::TrainReport> {
     let data = Dataset::open(synthetic_dataset()).expect("dataset");
     let split = data.split("train").expect("train");
-    let val = config
-        .stage2
-        .validation
-        .as_ref()
-        .map(|v| std::sync::Arc::new(data.split(&v.split).expect("val split")));
+    let validate = config.stage2.validation.as_ref().map(|v| {
+        let val = std::sync::Arc::new(data.split(&v.split).expect("val split"));
+        ofhnet::evaluate::validator(val, v.faces, &Device::flex()).expect("validator")
+    });
     train(
         config,
         &split,
@@ -55,7 +54,7 @@ pub(crate) fn try_run(
             out: out.to_path_buf(),
             resume,
             stop_after,
-            val,
+            validate,
             ..TrainOptions::default()
         },
         &Device::flex(),

@@ -7,10 +7,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::data::dataset::{self, ImportOptions, SplitRule};
-use crate::data::inspect::{self, InspectOptions};
 use crate::data::occlusion::OcclusionProtocol;
 use crate::data::protocol::Protocol;
 use crate::data::synth::{self, SynthOptions};
+use crate::report::inspect::{self, InspectOptions};
 
 use super::progress_bar;
 

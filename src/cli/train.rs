@@ -123,15 +123,19 @@ pub fn run(args: &TrainArgs, device_spec: crate::device::DeviceSpec) -> anyhow::
     let data = Dataset::open(&args.data)
         .with_context(|| format!("opening the prepared dataset {}", args.data.display()))?;
     let split = data.split("train")?;
-    let val = match &config.stage2.validation {
-        Some(v) => Some(std::sync::Arc::new(data.split(&v.split)?)),
+    let validate = match &config.stage2.validation {
+        Some(v) => Some(crate::evaluate::validator(
+            std::sync::Arc::new(data.split(&v.split)?),
+            v.faces,
+            &device,
+        )?),
         None => None,
     };
     let options = TrainOptions {
         out: args.out.clone(),
         resume: args.resume,
         inpaint_from: args.inpaint_from.clone(),
-        val,
+        validate,
         ..TrainOptions::default()
     };
     let bar = progress_bar(0, "training");

@@ -4,7 +4,6 @@
 pub mod celeba;
 pub mod dataset;
 pub mod image_io;
-pub mod inspect;
 pub mod landmarks;
 pub mod occlusion;
 pub mod protocol;

@@ -39,7 +39,8 @@ use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
 use crate::evaluate::{
-    EvalOptions, Pipeline, SAMPLE_FACES, Upscale, evaluate_pipeline, save_samples, write_csv,
+    EvalOptions, Pipeline, SAMPLE_FACES, Upscale, evaluate_pipeline, save_samples, validator,
+    write_csv,
 };
 use crate::methods::position_patch::PositionPatch;
 use crate::model::Ofhnet;
@@ -49,7 +50,7 @@ use crate::train::checkpoint::{load_module, read_json};
 use crate::train::config::{Keep, OfhnetConfig};
 use crate::train::landmarks::{LandmarkSpec, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
-use crate::train::ofhnet::{KeptCheckpoint, PruneHook, TrainOptions, files, train};
+use crate::train::ofhnet::{KeptCheckpoint, PruneHook, TrainOptions, Validator, files, train};
 use crate::{Error, Result};
 use burn::module::Module;
 
@@ -506,14 +507,14 @@ fn execute(
             &run.key,
             (&options.cancel, options.poll),
             |path| {
-                let val = match &config.stage2.validation {
-                    Some(v) => Some(Arc::new(data.split(&v.split)?)),
+                let validate = match &config.stage2.validation {
+                    Some(v) => Some(validator(Arc::new(data.split(&v.split)?), v.faces, device)?),
                     None => None,
                 };
                 let stage = Stage2 {
                     config: &config,
                     train_split: &train_split,
-                    val,
+                    validate,
                     prune: exp
                         .prune
                         .as_ref()
@@ -671,8 +672,8 @@ fn execute(
 struct Stage2<'a> {
     config: &'a OfhnetConfig,
     train_split: &'a crate::data::dataset::Split,
-    /// The split that `validation` scores.
-    val: Option<Arc<crate::data::dataset::Split>>,
+    /// What `validation` scores with.
+    validate: Option<Validator>,
     /// The experiment's pruning rule, unless the run may not be pruned.
     prune: Option<PruneHook>,
     /// The shared model directory (resumed from its checkpoints).
@@ -718,7 +719,7 @@ fn train_generator(
             resume: true,
             inpaint_from: Some(inpaint.to_path_buf()),
             cancel: options.cancel.clone(),
-            val: stage.val.clone(),
+            validate: stage.validate.clone(),
             prune: stage.prune.clone(),
             ..TrainOptions::default()
         },

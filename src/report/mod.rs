@@ -18,6 +18,7 @@
 pub mod charts;
 pub mod grids;
 pub mod html;
+pub mod inspect;
 pub mod tables;
 
 use std::collections::HashMap;

@@ -34,7 +34,6 @@ use super::tensors::{hr_tensor, raw_to_tensor};
 use crate::data::dataset::Split;
 use crate::losses;
 use crate::methods::{Generator, NetFn, NetMap};
-use crate::metrics::Metric;
 use crate::nets::discriminator::Discriminator;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
@@ -72,6 +71,22 @@ pub struct KeptCheckpoint {
 #[derive(Clone)]
 pub struct PruneHook(pub Arc<dyn Fn(usize, f64) -> Result<Option<String>> + Send + Sync>);
 
+/// Scores stage 2's generator (its EMA when on) behind the InpaintNet, `composite` as the
+/// configuration says, on the validation faces (the first `validation.faces` of the split that
+/// `validation.split` names): mean `(PSNR, SSIM)`. The caller makes it (the harness from
+/// [`crate::evaluate::validator`]), so that training does not depend on evaluation.
+#[derive(Clone)]
+pub struct Validator(pub Arc<ValidateFn>);
+
+/// `(generator, inpaint, composite) -> (mean PSNR, mean SSIM)`.
+pub type ValidateFn = dyn Fn(&Generator, &InpaintNet, bool) -> Result<(f64, f64)> + Send + Sync;
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Validator")
+    }
+}
+
 impl std::fmt::Debug for PruneHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PruneHook")
@@ -95,9 +110,8 @@ pub struct TrainOptions {
     /// Checked before every step: a worker's Ctrl-C or SIGTERM, or a lost run store, stops
     /// training between two steps (the last checkpoint stays).
     pub cancel: crate::interrupt::Cancel,
-    /// The split that stage 2's `validation` block scores (the harness passes the one it
-    /// names; `ofhnet train` the prepared dataset's).
-    pub val: Option<Arc<Split>>,
+    /// What stage 2's `validation` block scores with (required when the block is set).
+    pub validate: Option<Validator>,
     /// The pruning rule of a sweep, when it has one.
     pub prune: Option<PruneHook>,
 }
@@ -305,36 +319,6 @@ fn lr_batch(
         occluded.extend_from_slice(hole.occlude(&img).as_raw());
     }
     (clean, occluded, flips)
-}
-
-/// Mean PSNR and SSIM (PROTOCOL's, on u8-rounded outputs) of a generator behind `inpaint` on
-/// the first `faces` faces of `split`, each with the "random" protocol's hole.
-pub fn validate_generator(
-    generator: &Generator,
-    inpaint: &InpaintNet,
-    composite: bool,
-    split: &Split,
-    faces: usize,
-    device: &Device,
-) -> Result<(f64, f64)> {
-    use crate::evaluate::{EvalOptions, Pipeline, Upscale, evaluate_pipeline};
-    let pipeline = Pipeline {
-        inpaint,
-        composite,
-        device,
-        method: "validation",
-        upscale: Upscale::Network(generator),
-    };
-    let options = EvalOptions {
-        limit: Some(faces),
-        ..EvalOptions::default()
-    };
-    let rows = evaluate_pipeline(&pipeline, split, None, &options, &ProgressBar::hidden())?;
-    let n = rows.len().max(1) as f64;
-    Ok((
-        rows.iter().filter_map(|r| r.get(Metric::Psnr)).sum::<f64>() / n,
-        rows.iter().filter_map(|r| r.get(Metric::Ssim)).sum::<f64>() / n,
-    ))
 }
 
 fn to_tensor(flat: &[u8], count: usize, size: u32, device: &Device) -> Tensor<4> {
@@ -825,12 +809,15 @@ fn train_stage2(
     let spec = &config.stage2;
     let ad = device.clone().autodiff();
     let validation = match &spec.validation {
-        Some(v) => match &options.val {
-            Some(val) if !val.is_empty() => Some((v, val.clone())),
-            _ => {
+        Some(v) => match &options.validate {
+            Some(validate) => Some((v, validate.clone())),
+            None => {
                 return Err(Error::invalid(
                     "stage2.validation",
-                    format!("the `{}` split to validate on is missing or empty", v.split),
+                    format!(
+                        "nothing to validate with: the `{}` split is not given",
+                        v.split
+                    ),
                 ));
             }
         },
@@ -941,12 +928,11 @@ fn train_stage2(
         steps_run += 1;
         let done = step + 1;
         let mut prune_reason = None;
-        if let Some((v, val)) = &validation
+        if let Some((v, validate)) = &validation
             && (done.is_multiple_of(v.every) || done == total)
         {
             let scored = ema.clone().unwrap_or_else(|| generator.valid());
-            let (psnr, ssim) =
-                validate_generator(&scored, &inpaint, config.composite, val, v.faces, device)?;
+            let (psnr, ssim) = (validate.0)(&scored, &inpaint, config.composite)?;
             log.append("stage2", done, &[("val_psnr", psnr), ("val_ssim", ssim)])?;
             let value = match v.metric {
                 ValMetric::Psnr => psnr,

@@ -3,9 +3,9 @@
 
 use image::{Rgb, RgbImage};
 
-use super::dataset::Split;
-use super::landmarks::{self, Landmarks68};
-use super::occlusion::OcclusionProtocol;
+use crate::data::dataset::Split;
+use crate::data::landmarks::{self, Landmarks68};
+use crate::data::occlusion::OcclusionProtocol;
 use crate::metrics::parsing;
 use crate::{Error, Result};
 
