@@ -23,10 +23,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::model::Ofhnet;
-use crate::train::config::{GeneratorSpec, OfhnetConfig, Preset, SemanticBlock};
+use crate::model::Model;
+use crate::train::config::{GeneratorSpec, Preset, SemanticBlock, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, Role};
-use crate::train::ofhnet::{Stage1Nets, Stage2Context, Stage2Nets};
+use crate::train::stages::{Stage1Nets, Stage2Context, Stage2Nets};
 use crate::train::tensors::raw_to_tensor;
 use crate::{Error, Result};
 
@@ -95,8 +95,8 @@ fn generator_spec(name: &str) -> Result<GeneratorSpec> {
 /// The configuration the work runs under: the preset's networks and the method's losses as the
 /// harness trains them (VDSR and FSRCNN: L2; URDGN: L2 + adversarial; OFHNet: L2 + adversarial,
 /// plus the semantic structure loss when asked).
-pub fn bench_config(opts: &StepBench) -> Result<OfhnetConfig> {
-    let mut c = OfhnetConfig::for_preset(opts.preset);
+pub fn bench_config(opts: &StepBench) -> Result<TrainConfig> {
+    let mut c = TrainConfig::for_preset(opts.preset);
     c.generator = generator_spec(&opts.generator)?;
     c.seed = opts.seed;
     c.stage1.batch_size = opts.batch;
@@ -227,7 +227,7 @@ pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> R
             }
         }
         _ => {
-            let model = Ofhnet {
+            let model = Model {
                 dir: Default::default(),
                 inpaint: crate::train::seeded_init(device, config.seed, || {
                     config.inpaint_config().init(device)

@@ -21,10 +21,10 @@ use crate::methods::position_patch::PositionPatch;
 use crate::methods::{Generator, bicubic};
 pub use crate::metrics::Scores;
 use crate::metrics::{Face, Metric, Values};
-use crate::model::Ofhnet;
+use crate::model::Model;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
-use crate::train::ofhnet::{Validator, inpaint_for_upsampling};
+use crate::train::stages::{Validator, inpaint_for_upsampling};
 use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
 
@@ -140,8 +140,8 @@ fn detect(detector: &LandmarkNet, faces: &[RgbImage], device: &Device) -> Vec<La
 
 /// Evaluates a trained model (OFHNet or a learned baseline) and, behind the same InpaintNet
 /// outputs, IN+bicubic.
-pub fn evaluate_ofhnet(
-    model: &Ofhnet,
+pub fn evaluate_model(
+    model: &Model,
     split: &Split,
     detector: Option<&LandmarkNet>,
     options: &EvalOptions,

@@ -1,5 +1,5 @@
-//! A trained OFHNet, loaded from its model directory for inference: occluded 16x16 faces in,
-//! inpainted 16x16 faces and hallucinated 128x128 faces out.
+//! A trained model (OFHNet or a learned baseline), loaded from its model directory for
+//! inference: occluded 16x16 faces in, inpainted 16x16 faces and hallucinated 128x128 faces out.
 
 use std::path::{Path, PathBuf};
 
@@ -10,16 +10,17 @@ use image::RgbImage;
 use crate::methods::Generator;
 use crate::nets::inpaint::InpaintNet;
 use crate::train::checkpoint::{load_module, read_json};
-use crate::train::config::OfhnetConfig;
-use crate::train::ofhnet::{files, inpaint_for_upsampling, load_generator};
+use crate::train::config::TrainConfig;
+use crate::train::stages::{files, inpaint_for_upsampling, load_generator};
 use crate::train::tensors::{images_to_tensor, tensor_to_images};
 use crate::{Error, Result};
 
-/// A trained OFHNet in inference mode.
+/// A trained model (InpaintNet and the stage-2 generator of OFHNet or a learned baseline) in
+/// inference mode.
 #[derive(Debug)]
-pub struct Ofhnet {
+pub struct Model {
     pub dir: PathBuf,
-    pub config: OfhnetConfig,
+    pub config: TrainConfig,
     pub inpaint: InpaintNet,
     /// The stage-2 generator (UpsampleNet, or a learned baseline's network).
     pub generator: Generator,
@@ -35,7 +36,7 @@ pub struct Hallucination {
     pub output: RgbImage,
 }
 
-impl Ofhnet {
+impl Model {
     /// Loads a model directory written by `ofhnet train`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let config_path = dir.join(files::CONFIG);
@@ -48,7 +49,7 @@ impl Ofhnet {
                 ),
             });
         }
-        let config: OfhnetConfig = read_json(&config_path)?;
+        let config: TrainConfig = read_json(&config_path)?;
         let upsample_path = dir.join(files::UPSAMPLE);
         if !upsample_path.exists() {
             return Err(Error::Checkpoint {

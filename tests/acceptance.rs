@@ -8,12 +8,12 @@
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use ofhnet::data::dataset::Dataset;
-use ofhnet::evaluate::{EvalOptions, MethodMeans, evaluate_ofhnet, means};
+use ofhnet::evaluate::{EvalOptions, MethodMeans, evaluate_model, means};
 use ofhnet::methods::{bicubic, ofhnet as ofhnet_method};
 use ofhnet::metrics::Metric;
-use ofhnet::model::Ofhnet;
+use ofhnet::model::Model;
 use ofhnet::train::log::TrainLog;
-use ofhnet::train::ofhnet::{TrainOptions, train};
+use ofhnet::train::stages::{TrainOptions, train};
 
 use crate::common::make_synthetic_dataset;
 use crate::train::tiny_config;
@@ -68,8 +68,8 @@ fn ofhnet_trains_and_beats_bicubic() {
     assert!(inpaint.last() < inpaint.first(), "{inpaint:?}");
     assert!(l2.last() < l2.first(), "{l2:?}");
 
-    let model = Ofhnet::load(&out, &device).expect("load");
-    let scores = evaluate_ofhnet(
+    let model = Model::load(&out, &device).expect("load");
+    let scores = evaluate_model(
         &model,
         &test_split,
         None,

@@ -11,9 +11,9 @@ use ofhnet::methods::position_patch::{PositionPatch, PositionPatchConfig};
 use ofhnet::nets::fsrcnn::FsrcnnConfig;
 use ofhnet::nets::urdgn::UrdgnConfig;
 use ofhnet::nets::vdsr::VdsrConfig;
-use ofhnet::train::config::{LossBlock, LossesSpec, OfhnetConfig, Preset};
+use ofhnet::train::config::{LossBlock, LossesSpec, Preset, TrainConfig};
 use ofhnet::train::log::TrainLog;
-use ofhnet::train::ofhnet::{TrainOptions, train};
+use ofhnet::train::stages::{TrainOptions, train};
 
 use crate::common::synthetic_dataset;
 
@@ -47,7 +47,7 @@ fn l2_falls(generator: GeneratorSpec, adversarial: bool) -> (f64, f64) {
     let data = Dataset::open(synthetic_dataset()).expect("dataset");
     let split = data.split("train").expect("train");
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+    let mut c = TrainConfig::for_preset(Preset::Tiny);
     c.generator = generator;
     c.losses = LossesSpec {
         inpaint_l2: Some(LossBlock { weight: 1.0 }),

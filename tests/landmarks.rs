@@ -9,7 +9,7 @@ use ofhnet::data::dataset::Dataset;
 use ofhnet::train::landmarks::{
     LandmarkSpec, Role, load_landmark_net, mean_nrmse, train_landmarks,
 };
-use ofhnet::train::ofhnet::frozen_landmark_net;
+use ofhnet::train::stages::frozen_landmark_net;
 
 use crate::common::synthetic_dataset;
 

@@ -81,7 +81,7 @@ fn discriminator_rejects_lr_faces() {
 fn parameter_counts_match_the_pytorch_reference() {
     use burn::module::Module;
     use ofhnet::methods::GeneratorSpec;
-    use ofhnet::train::config::{OfhnetConfig, Preset};
+    use ofhnet::train::config::{Preset, TrainConfig};
     use ofhnet::train::landmarks::{LandmarkSpec, Role};
 
     let d = device();
@@ -113,9 +113,9 @@ fn parameter_counts_match_the_pytorch_reference() {
         ),
     ];
     for (preset, upsample, vdsr, fsrcnn, urdgn, disc) in expected {
-        let with = |generator: GeneratorSpec| OfhnetConfig {
+        let with = |generator: GeneratorSpec| TrainConfig {
             generator,
-            ..OfhnetConfig::for_preset(preset)
+            ..TrainConfig::for_preset(preset)
         };
         let count = |generator: GeneratorSpec| with(generator).generator_init(&d).num_params();
         let got = (
@@ -190,7 +190,7 @@ fn edsr_matches_the_pytorch_reference() {
     use burn::module::Module;
     use ofhnet::methods::GeneratorSpec;
     use ofhnet::nets::edsr::EdsrConfig;
-    use ofhnet::train::config::{OfhnetConfig, Preset};
+    use ofhnet::train::config::{Preset, TrainConfig};
 
     let d = device();
     for (preset, params) in [
@@ -198,9 +198,9 @@ fn edsr_matches_the_pytorch_reference() {
         (Preset::Cpu, 269_955),
         (Preset::Paper, 1_665_283),
     ] {
-        let config = OfhnetConfig {
+        let config = TrainConfig {
             generator: GeneratorSpec::Edsr(Default::default()),
-            ..OfhnetConfig::for_preset(preset)
+            ..TrainConfig::for_preset(preset)
         };
         assert_eq!(config.generator_init(&d).num_params(), params, "{preset:?}");
     }

@@ -12,7 +12,7 @@ use ofhnet::harness::experiment::{load, parse};
 use ofhnet::harness::store::{SCHEMA_VERSION, Store, Versions, parse_db};
 use ofhnet::harness::sweep::{expand, run_key};
 use ofhnet::train::checkpoint::{CheckpointDir, CheckpointState, params_finite, read_json};
-use ofhnet::train::ofhnet::load_generator;
+use ofhnet::train::stages::load_generator;
 
 use crate::queue::{
     ofhnet, ofhnet_in, scores, skip_without_postgres, stage2_step, tiny_experiment,
@@ -196,7 +196,7 @@ fn table1_training_configurations_are_pinned() {
         .expect("expand")
         .into_iter()
         .map(|r| {
-            let config = r.config.ofhnet_config(r.seed).resolved();
+            let config = r.config.train_config(r.seed).resolved();
             let value = serde_json::to_value(&config).expect("json");
             format!("{} {}", r.config.method.label(), run_key(&value))
         })
@@ -216,7 +216,7 @@ fn shared_keys_name_the_models_trained_before_keys_rs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exp = load(&root.join("experiments/paper/tune.yaml")).expect("tune.yaml");
     let run = expand(&exp).expect("expand").remove(0);
-    let config = run.config.ofhnet_config(run.seed);
+    let config = run.config.train_config(run.seed);
     let data = &run.config.data;
     assert_eq!(Stage1Key::of(&config).key(data), "stage1-d2cf71c347435207");
     assert_eq!(
@@ -353,9 +353,9 @@ fn a_store_written_by_a_newer_ofhnet_is_refused_naming_both_versions() {
 
 /// Trains (or resumes) `config` on the shared synthetic faces into `out`.
 fn train_into(
-    config: &ofhnet::train::config::OfhnetConfig,
+    config: &ofhnet::train::config::TrainConfig,
     out: &Path,
-) -> ofhnet::Result<ofhnet::train::ofhnet::TrainReport> {
+) -> ofhnet::Result<ofhnet::train::stages::TrainReport> {
     try_run(config, out, true, None)
 }
 

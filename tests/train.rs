@@ -4,15 +4,15 @@
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 use ofhnet::data::dataset::Dataset;
-use ofhnet::model::Ofhnet;
-use ofhnet::train::config::{OfhnetConfig, Preset};
+use ofhnet::model::Model;
+use ofhnet::train::config::{Preset, TrainConfig};
 use ofhnet::train::log::TrainLog;
-use ofhnet::train::ofhnet::{TrainOptions, train};
+use ofhnet::train::stages::{TrainOptions, train};
 
 use crate::common::synthetic_dataset;
 
-pub(crate) fn tiny_config(stage1: usize, stage2: usize) -> OfhnetConfig {
-    let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+pub(crate) fn tiny_config(stage1: usize, stage2: usize) -> TrainConfig {
+    let mut c = TrainConfig::for_preset(Preset::Tiny);
     c.stage1.steps = Some(stage1);
     c.stage1.batch_size = 32;
     c.stage1.lr = 3e-3;
@@ -24,7 +24,7 @@ pub(crate) fn tiny_config(stage1: usize, stage2: usize) -> OfhnetConfig {
     c
 }
 
-fn quick_config() -> OfhnetConfig {
+fn quick_config() -> TrainConfig {
     let mut c = tiny_config(6, 4);
     c.stage1.checkpoint_every = 2;
     c.stage1.log_every = 1;
@@ -36,11 +36,11 @@ fn quick_config() -> OfhnetConfig {
 
 /// Trains `config` on the shared synthetic faces into `out`.
 pub(crate) fn try_run(
-    config: &OfhnetConfig,
+    config: &TrainConfig,
     out: &std::path::Path,
     resume: bool,
     stop_after: Option<usize>,
-) -> ofhnet::Result<ofhnet::train::ofhnet::TrainReport> {
+) -> ofhnet::Result<ofhnet::train::stages::TrainReport> {
     let data = Dataset::open(synthetic_dataset()).expect("dataset");
     let split = data.split("train").expect("train");
     let validate = config.stage2.validation.as_ref().map(|v| {
@@ -62,7 +62,7 @@ pub(crate) fn try_run(
     )
 }
 
-fn run(config: &OfhnetConfig, out: &std::path::Path, resume: bool, stop_after: Option<usize>) {
+fn run(config: &TrainConfig, out: &std::path::Path, resume: bool, stop_after: Option<usize>) {
     try_run(config, out, resume, stop_after).expect("train");
 }
 
@@ -149,7 +149,7 @@ fn checkpoint_round_trip_gives_the_same_outputs() {
 
 #[test]
 fn training_config_rejects_unknown_keys_and_bad_values() {
-    let err = serde_yaml::from_str::<OfhnetConfig>("preset: tiny\nstage2:\n  batch: 4\n")
+    let err = serde_yaml::from_str::<TrainConfig>("preset: tiny\nstage2:\n  batch: 4\n")
         .expect_err("unknown key");
     let msg = err.to_string();
     assert!(
@@ -157,7 +157,7 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
         "{msg}"
     );
     assert_eq!(err.location().map(|l| l.line()), Some(3));
-    let mut c = OfhnetConfig::default();
+    let mut c = TrainConfig::default();
     c.stage2.lr = f64::NAN;
     assert!(
         c.validate()
@@ -165,7 +165,7 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
             .to_string()
             .contains("stage2.lr")
     );
-    let mut c = OfhnetConfig::default();
+    let mut c = TrainConfig::default();
     c.stage2.lr_discriminator = 0.0;
     assert!(
         c.validate()
@@ -173,7 +173,7 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
             .to_string()
             .contains("stage2.lr_discriminator")
     );
-    let mut c = OfhnetConfig::default();
+    let mut c = TrainConfig::default();
     c.losses.l2 = None;
     c.losses.adversarial = None;
     assert!(
@@ -198,7 +198,7 @@ fn training_config_rejects_unknown_keys_and_bad_values() {
     );
     assert!(!tmp.path().join("m").exists(), "nothing is written");
     // A `losses` block lists exactly the losses that are on.
-    let c: OfhnetConfig =
+    let c: TrainConfig =
         serde_yaml::from_str("losses:\n  inpaint_l2: {weight: 1}\n  l2: {weight: 1}\n")
             .expect("parse");
     assert!(c.losses.adversarial.is_none() && c.losses.semantic.is_none());
@@ -214,14 +214,14 @@ fn resume_extends_a_finished_stage() {
     let report = try_run(&config, &out, true, None).expect("extend");
     assert!(report.stage1.skipped);
     assert_eq!((report.stage2.steps_run, report.stage2.total_steps), (2, 6));
-    assert!(Ofhnet::load(&out, &Device::flex()).is_ok());
+    assert!(Model::load(&out, &Device::flex()).is_ok());
 }
 
 /// The outputs of a generator file on a fixed input (for comparing weights files).
-fn generator_outputs(config: &OfhnetConfig, path: &std::path::Path) -> Vec<f32> {
+fn generator_outputs(config: &TrainConfig, path: &std::path::Path) -> Vec<f32> {
     use burn::tensor::{Distribution, Tensor};
     let device = Device::flex();
-    let g = ofhnet::train::ofhnet::load_generator(config.resolved().generator_init(&device), path)
+    let g = ofhnet::train::stages::load_generator(config.resolved().generator_init(&device), path)
         .expect("load generator");
     device.seed(7);
     let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
@@ -246,7 +246,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn kept_best_checkpoint_is_the_best_validation_step_and_ema_weights_are_saved() {
     use ofhnet::train::config::{EmaSpec, Keep, ValMetric, ValidationSpec};
-    use ofhnet::train::ofhnet::{KeptCheckpoint, files};
+    use ofhnet::train::stages::{KeptCheckpoint, files};
     let tmp = tempfile::tempdir().expect("tmp");
 
     // Keep the best by PSNR, validating after every step.

@@ -21,9 +21,9 @@ What it mirrors (paths relative to the repository root):
 - ``src/nets/vdsr.rs``           :class:`Vdsr`;  ``src/nets/fsrcnn.rs`` :class:`Fsrcnn`;
   ``src/nets/urdgn.rs``          :class:`UrdgnGenerator`;  ``src/nets/generator.rs`` (stage-2
                                   generator choice).
-- ``src/train/config.rs``        :class:`OfhnetConfig` / :class:`StageSpec`: presets tiny/cpu/paper,
+- ``src/train/config.rs``        :class:`OfhnetConfig` (Rust: `TrainConfig`) / :class:`StageSpec`: presets tiny/cpu/paper,
                                   default widths, loss weights, learning rates, lr schedules.
-- ``src/train/ofhnet.rs``        :func:`stage1_step`, :func:`stage2_step`, :func:`composite`,
+- ``src/train/stages.rs``        :func:`stage1_step`, :func:`stage2_step`, :func:`composite`,
                                   :func:`infer` (``src/model.rs`` ``Ofhnet::hallucinate``).
 - ``src/losses.rs``              :func:`mse`, :func:`discriminator_loss`,
                                   :func:`generator_adversarial_loss`.
@@ -59,7 +59,7 @@ Facts of the Rust code that the mirror reproduces (checked against the burn 0.22
   backward pass, which is mirrored with ``.item()``.
 - Loss defaults (``LossesSpec::default``): inpaint_l2 1, l2 1, adversarial 1e-3, semantic off (it
   needs a trained landmark network). The harness trains VDSR and FSRCNN with L2 only and URDGN
-  with L2 + adversarial (``src/harness/experiment.rs``, ``ofhnet_config``); :func:`method_losses`
+  with L2 + adversarial (``src/harness/experiment.rs``, ``train_config``); :func:`method_losses`
   gives those defaults.
 
 Where the mirror is not, or may not be, exact (nothing else is known to differ):
@@ -137,7 +137,7 @@ BN_EPS = 1e-5  # burn BatchNormConfig default
 BN_MOMENTUM = 0.1  # burn BatchNormConfig default (same convention as PyTorch)
 ADAM_EPS = 1e-5  # burn AdamConfig default
 ADAM_BETAS = (0.9, 0.999)  # burn AdamConfig default
-ADAM_BETAS_D = (0.5, 0.999)  # AdamConfig::new().with_beta_1(0.5), src/train/ofhnet.rs
+ADAM_BETAS_D = (0.5, 0.999)  # AdamConfig::new().with_beta_1(0.5), src/train/stages.rs
 
 
 # --------------------------------------------------------------------------------------------
@@ -727,7 +727,7 @@ def adam(params, lr: float, betas=ADAM_BETAS) -> torch.optim.Adam:
 
 
 # --------------------------------------------------------------------------------------------
-# Stage 1 (train_stage1 in src/train/ofhnet.rs)
+# Stage 1 (train_stage1 in src/train/stages.rs)
 # --------------------------------------------------------------------------------------------
 
 
@@ -763,7 +763,7 @@ def stage1_step(s: Stage1, clean_u8: torch.Tensor, occluded_u8: torch.Tensor, st
 
 
 # --------------------------------------------------------------------------------------------
-# Stage 2 (train_stage2 in src/train/ofhnet.rs)
+# Stage 2 (train_stage2 in src/train/stages.rs)
 # --------------------------------------------------------------------------------------------
 
 

@@ -8,9 +8,9 @@ use clap::Args;
 
 use crate::data::dataset::Dataset;
 use crate::data::occlusion::OcclusionProtocol;
-use crate::evaluate::{EvalOptions, evaluate_ofhnet, means, write_csv};
+use crate::evaluate::{EvalOptions, evaluate_model, means, write_csv};
 use crate::metrics::{Metric, Values, metric::text_table};
-use crate::model::Ofhnet;
+use crate::model::Model;
 use crate::train::landmarks::load_landmark_net;
 
 use super::progress_bar;
@@ -46,7 +46,7 @@ pub struct EvaluateArgs {
 pub fn run(args: &EvaluateArgs, device_spec: crate::device::DeviceSpec) -> anyhow::Result<()> {
     let occlusion: OcclusionProtocol = args.occlusion.parse()?;
     let device = device_spec.to_device()?;
-    let model = Ofhnet::load(&args.model, &device)?;
+    let model = Model::load(&args.model, &device)?;
     let data = Dataset::open(&args.data)
         .with_context(|| format!("opening the prepared dataset {}", args.data.display()))?;
     let split = data.split(&args.split)?;
@@ -64,7 +64,7 @@ pub fn run(args: &EvaluateArgs, device_spec: crate::device::DeviceSpec) -> anyho
     };
     let bar = progress_bar(0, "evaluating");
     let started = std::time::Instant::now();
-    let rows = evaluate_ofhnet(&model, &split, detector.as_ref(), &options, &bar)?;
+    let rows = evaluate_model(&model, &split, detector.as_ref(), &options, &bar)?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let csv = args.csv.clone().unwrap_or_else(|| {

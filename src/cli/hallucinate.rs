@@ -18,7 +18,7 @@ use crate::data::resize::{crop_hr, downscale, upscale};
 use crate::evaluate::{Pipeline, Upscale};
 use crate::harness::store::status;
 use crate::methods::position_patch::PositionPatch;
-use crate::model::Ofhnet;
+use crate::model::Model;
 use crate::nets::inpaint::InpaintNet;
 use crate::train::checkpoint::load_module;
 use burn::module::Module;
@@ -54,7 +54,7 @@ pub struct HallucinateArgs {
 #[allow(clippy::large_enum_variant)]
 enum Loaded {
     /// A learned method's model directory (from `ofhnet train` or a run's stage 2).
-    Model(Ofhnet),
+    Model(Model),
     /// IN+bicubic or IN+Ma: a run's stage-1 InpaintNet, and IN+Ma's dictionaries.
     Baseline {
         inpaint: InpaintNet,
@@ -96,15 +96,15 @@ impl Loaded {
 /// Loads `--model`: a model directory when it is one, else a run of the store.
 fn load(args: &HallucinateArgs, device: &burn::tensor::Device) -> anyhow::Result<Loaded> {
     let dir = Path::new(&args.model);
-    if dir.join(crate::train::ofhnet::files::CONFIG).exists() {
-        return Ok(Loaded::Model(Ofhnet::load(dir, device)?));
+    if dir.join(crate::train::stages::files::CONFIG).exists() {
+        return Ok(Loaded::Model(Model::load(dir, device)?));
     }
     if dir.is_dir() {
         anyhow::bail!(
             "--model {}: a directory, but not a model directory (no {}); give a model \
              directory from `ofhnet train` or a run of the store",
             args.model,
-            crate::train::ofhnet::files::CONFIG
+            crate::train::stages::files::CONFIG
         );
     }
     let db = &args.db.db;
@@ -139,12 +139,12 @@ fn load(args: &HallucinateArgs, device: &burn::tensor::Device) -> anyhow::Result
     if exp.method.trains_stage2() {
         let upsample = weights("stage2")?;
         let model_dir = upsample.parent().unwrap_or(Path::new("."));
-        let model = Ofhnet::load(model_dir, device)
+        let model = Model::load(model_dir, device)
             .with_context(|| format!("loading the kept checkpoint of {who}"))?;
         eprintln!("{who}: {} ({})", exp.method.label(), model_dir.display());
         return Ok(Loaded::Model(model));
     }
-    let config = exp.ofhnet_config(run.seed as u64);
+    let config = exp.train_config(run.seed as u64);
     let inpaint_path = weights("stage1")?;
     let inpaint = load_module(config.inpaint_config().init(device), &inpaint_path)
         .with_context(|| format!("loading the InpaintNet of {who}"))?

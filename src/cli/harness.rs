@@ -350,7 +350,7 @@ fn check_runs(exp: &Experiment, file: &Path) -> anyhow::Result<Vec<RunSpec>> {
         r.config
             .validate(file)
             .with_context(|| format!("run `{}`", r.name))?;
-        let mut config = r.config.ofhnet_config(r.seed);
+        let mut config = r.config.train_config(r.seed);
         // A semantic loss without a named network gets one trained from `landmarks.loss`.
         if let Some(block) = config.losses.semantic.as_mut()
             && block.network.is_none()

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::data::dataset::Dataset;
-use crate::train::config::{OfhnetConfig, Preset};
-use crate::train::ofhnet::{TrainOptions, TrainReport, train};
+use crate::train::config::{Preset, TrainConfig};
+use crate::train::stages::{TrainOptions, TrainReport, train};
 
 use super::progress_bar;
 
@@ -62,7 +62,7 @@ pub struct TrainArgs {
 }
 
 /// Reads a training configuration from YAML or JSON, naming the file, line and field on error.
-pub fn read_config(path: &Path) -> anyhow::Result<OfhnetConfig> {
+pub fn read_config(path: &Path) -> anyhow::Result<TrainConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(serde_yaml::from_str(&text).map_err(|e| crate::Error::yaml(path, &e))?)
@@ -70,7 +70,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<OfhnetConfig> {
 
 impl TrainArgs {
     /// The configuration: file, then flags.
-    pub fn config(&self) -> anyhow::Result<OfhnetConfig> {
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
         let preset = match &self.preset {
             Some(p) => Some(
                 serde_yaml::from_str::<Preset>(p)
@@ -80,7 +80,7 @@ impl TrainArgs {
         };
         let mut c = match &self.config {
             Some(path) => read_config(path)?,
-            None => OfhnetConfig::for_preset(preset.unwrap_or_default()),
+            None => TrainConfig::for_preset(preset.unwrap_or_default()),
         };
         if let Some(p) = preset {
             c.preset = p;

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::occlusion::OcclusionProtocol;
 use crate::methods::Method;
-use crate::train::config::{LossesSpec, OfhnetConfig, StageSpec};
+use crate::train::config::{LossesSpec, StageSpec, TrainConfig};
 use crate::train::landmarks::LandmarkSpec;
 use crate::{Error, Result};
 
@@ -95,7 +95,7 @@ pub struct StagesSpec {
 
 impl Default for StagesSpec {
     fn default() -> Self {
-        let c = OfhnetConfig::default();
+        let c = TrainConfig::default();
         Self {
             stage1: c.stage1,
             stage2: c.stage2,
@@ -529,11 +529,11 @@ impl Experiment {
     /// baselines, the generator is theirs and the loss blocks are those their papers train with:
     /// L2 alone (VDSR, FSRCNN) or L2 and adversarial (URDGN), with this file's weights where it
     /// gives them.
-    pub fn ofhnet_config(&self, seed: u64) -> OfhnetConfig {
+    pub fn train_config(&self, seed: u64) -> TrainConfig {
         let method = self.method.spec();
         let (preset, inpaint, composite) = method.base();
         let training = method.training(&self.losses);
-        OfhnetConfig {
+        TrainConfig {
             preset,
             seed,
             inpaint: inpaint.clone(),

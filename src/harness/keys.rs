@@ -26,7 +26,7 @@ use crate::Result;
 use crate::interrupt::Cancel;
 use crate::losses::{LossBlock, LossesSpec};
 use crate::nets::spec::InpaintSpec;
-use crate::train::config::{OfhnetConfig, StageSpec};
+use crate::train::config::{StageSpec, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, Role};
 
 /// Everything a stage-1 InpaintNet depends on, and nothing else.
@@ -41,7 +41,7 @@ pub struct Stage1Key {
 
 impl Stage1Key {
     /// Stage 1's part of a run's training configuration.
-    pub fn of(config: &OfhnetConfig) -> Self {
+    pub fn of(config: &TrainConfig) -> Self {
         Stage1Key {
             seed: config.seed,
             inpaint: config.inpaint.clone(),
@@ -52,9 +52,9 @@ impl Stage1Key {
 
     /// The configuration that trains it: these fields, every other one at its default (so that
     /// no stage-2 choice reaches stage 1).
-    pub fn config(&self) -> OfhnetConfig {
-        let defaults = OfhnetConfig::default();
-        OfhnetConfig {
+    pub fn config(&self) -> TrainConfig {
+        let defaults = TrainConfig::default();
+        TrainConfig {
             seed: self.seed,
             inpaint: self.inpaint.clone(),
             losses: LossesSpec {
@@ -81,7 +81,7 @@ impl Stage1Key {
 /// semantic loss's landmark network trained from `semantic_landmarks`.
 pub fn stage2_key(
     data: &DataSpec,
-    config: &OfhnetConfig,
+    config: &TrainConfig,
     semantic_landmarks: Option<&LandmarkSpec>,
 ) -> String {
     format!(

@@ -43,14 +43,14 @@ use crate::evaluate::{
     write_csv,
 };
 use crate::methods::position_patch::PositionPatch;
-use crate::model::Ofhnet;
+use crate::model::Model;
 use crate::nets::inpaint::InpaintNet;
 use crate::nets::landmark::LandmarkNet;
 use crate::train::checkpoint::{load_module, read_json};
-use crate::train::config::{Keep, OfhnetConfig};
+use crate::train::config::{Keep, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
-use crate::train::ofhnet::{KeptCheckpoint, PruneHook, TrainOptions, Validator, files, train};
+use crate::train::stages::{KeptCheckpoint, PruneHook, TrainOptions, Validator, files, train};
 use crate::{Error, Result};
 use burn::module::Module;
 
@@ -416,7 +416,7 @@ fn execute(
 
     // The semantic structure loss's landmark network: named in the file, or trained (once, shared)
     // from `landmarks.loss`.
-    let mut config = exp.ofhnet_config(run.seed as u64);
+    let mut config = exp.train_config(run.seed as u64);
     // Stage 2's shared key: the configuration before the landmark network's directory is filled
     // in (that directory depends on which experiment trained it first), plus its spec.
     let s2_key = stage2_key(&exp.data, &config, exp.landmarks.loss.as_ref());
@@ -594,7 +594,7 @@ fn execute(
     };
     // A learned method's model directory holds its InpaintNet too; the others load stage 1's.
     let model = match &model_dir {
-        Some(dir) => Some(Ofhnet::load(dir, device)?),
+        Some(dir) => Some(Model::load(dir, device)?),
         None => None,
     };
     let inpaint_net: InpaintNet;
@@ -670,7 +670,7 @@ fn execute(
 
 /// What one stage-2 training needs.
 struct Stage2<'a> {
-    config: &'a OfhnetConfig,
+    config: &'a TrainConfig,
     train_split: &'a crate::data::dataset::Split,
     /// What `validation` scores with.
     validate: Option<Validator>,

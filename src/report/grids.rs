@@ -36,7 +36,7 @@ const HEADER: u32 = 46;
 fn samples_dir(data: &ReportData, run_key: &str, protocol: &str) -> Option<PathBuf> {
     let run = data.run(run_key)?;
     let dir = PathBuf::from(run.row.artifacts.as_ref()?)
-        .join(crate::train::ofhnet::files::SAMPLES)
+        .join(crate::train::stages::files::SAMPLES)
         .join(protocol.replace(':', "-"));
     dir.is_dir().then_some(dir)
 }

@@ -231,10 +231,10 @@ impl StageSpec {
     }
 }
 
-/// The whole OFHNet training configuration.
+/// The whole training configuration of a run: OFHNet's, or a baseline's with its generator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct OfhnetConfig {
+pub struct TrainConfig {
     pub preset: Preset,
     pub seed: u64,
     pub inpaint: InpaintSpec,
@@ -252,7 +252,7 @@ pub struct OfhnetConfig {
     pub composite: bool,
 }
 
-impl Default for OfhnetConfig {
+impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             preset: Preset::Cpu,
@@ -272,7 +272,7 @@ impl Default for OfhnetConfig {
     }
 }
 
-impl OfhnetConfig {
+impl TrainConfig {
     /// The defaults of a preset.
     pub fn for_preset(preset: Preset) -> Self {
         Self {
@@ -454,7 +454,7 @@ mod tests {
 
     #[test]
     fn training_choices_are_checked_naming_the_field() {
-        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        let mut c = TrainConfig::for_preset(Preset::Tiny);
         c.stage1.validation = Some(ValidationSpec {
             every: 10,
             faces: 8,
@@ -467,17 +467,17 @@ mod tests {
             .expect_err("stage 1 is not validated")
             .to_string();
         assert!(e.contains("stage1.validation"), "{e}");
-        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        let mut c = TrainConfig::for_preset(Preset::Tiny);
         c.stage2.ema = Some(EmaSpec { decay: 1.0 });
         let e = c.validate().expect_err("decay 1 never moves").to_string();
         assert!(e.contains("stage2.ema.decay"), "{e}");
-        let mut c = OfhnetConfig::for_preset(Preset::Tiny);
+        let mut c = TrainConfig::for_preset(Preset::Tiny);
         c.stage2.holes = Some(HoleSides { min: 6, max: 3 });
         let e = c.validate().expect_err("min above max").to_string();
         assert!(e.contains("stage2.holes"), "{e}");
         let yaml = "stage2: {validation: {every: 5, metric: lpips}}";
         assert!(
-            serde_yaml::from_str::<OfhnetConfig>(yaml).is_err(),
+            serde_yaml::from_str::<TrainConfig>(yaml).is_err(),
             "unknown metric"
         );
     }

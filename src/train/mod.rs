@@ -1,4 +1,4 @@
-//! Training: OFHNet's two stages ([`ofhnet`]), the landmark networks ([`landmarks`]), and what
+//! Training: the two stages of every learned method ([`stages`]), the landmark networks ([`landmarks`]), and what
 //! they share: configuration, data order, checkpoints and logs.
 
 pub mod checkpoint;
@@ -6,8 +6,8 @@ pub mod config;
 pub mod ema;
 pub mod landmarks;
 pub mod log;
-pub mod ofhnet;
 pub mod sampler;
+pub mod stages;
 pub mod tensors;
 
 use std::sync::Mutex;

@@ -1,12 +1,13 @@
-//! OFHNet's two-stage training (paper Sec. 3.3): stage 1 trains InpaintNet with Eq. 1; stage 2
-//! trains UpsampleNet with the discriminator on stage 1's (frozen) outputs with Eq. 6. Adam for
+//! The two-stage training of every learned method (paper Sec. 3.3): stage 1 trains InpaintNet
+//! with Eq. 1; stage 2 trains the method's generator (OFHNet's UpsampleNet, or a baseline's)
+//! with the discriminator when its losses need one, on stage 1's (frozen) outputs with Eq. 6. Adam for
 //! every network; GAN training is a custom loop with two optimisers, as in burn's wgan example.
 //!
 //! A model directory holds:
 //! ```text
-//! config.json            the resolved OfhnetConfig
+//! config.json            the resolved TrainConfig
 //! inpaint.bpk            InpaintNet after stage 1
-//! upsample.bpk           UpsampleNet after stage 2
+//! upsample.bpk           the generator after stage 2 (UpsampleNet for OFHNet)
 //! discriminator.bpk      the discriminator after stage 2
 //! train_log.csv          stage,step,term,value
 //! stage1/checkpoint/     model + optimiser + state.json, written atomically
@@ -27,7 +28,7 @@ use super::checkpoint::{
     CheckpointDir, CheckpointState, load_module, load_optimizer, params_finite, read_json,
     save_module, save_optimizer, write_json,
 };
-use super::config::{Keep, OfhnetConfig, StageSpec, ValMetric};
+use super::config::{Keep, StageSpec, TrainConfig, ValMetric};
 use super::log::TrainLog;
 use super::sampler::Sampler;
 use super::tensors::{hr_tensor, raw_to_tensor};
@@ -139,7 +140,7 @@ pub struct TrainReport {
 
 /// Trains OFHNet on a prepared training split.
 pub fn train(
-    config: &OfhnetConfig,
+    config: &TrainConfig,
     split: &Split,
     options: &TrainOptions,
     device: &Device,
@@ -238,7 +239,7 @@ fn stage_done(final_weights: &Path, out: &Path, stage: &str, total: usize) -> bo
 }
 
 /// Creates the model directory or checks that it belongs to this configuration.
-fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<()> {
+fn prepare_model_dir(config: &TrainConfig, out: &Path, resume: bool) -> Result<()> {
     let path = out.join(files::CONFIG);
     if path.exists() {
         if !resume {
@@ -253,7 +254,7 @@ fn prepare_model_dir(config: &OfhnetConfig, out: &Path, resume: bool) -> Result<
         }
         // A resumed run may train longer or shorter and log or checkpoint at other intervals;
         // everything else must match what the directory was trained with.
-        let stored: OfhnetConfig = read_json(&path)?;
+        let stored: TrainConfig = read_json(&path)?;
         let mut same_run = stored.clone();
         // Model directories written before paths were stored absolute hold a relative one.
         if let Some(network) = same_run.semantic_network_mut()
@@ -501,7 +502,7 @@ pub struct Stage1Nets {
 
 impl Stage1Nets {
     /// Fresh networks on the autodiff device `ad`, seeded from the configuration.
-    pub fn init(config: &OfhnetConfig, ad: &Device) -> Self {
+    pub fn init(config: &TrainConfig, ad: &Device) -> Self {
         Self {
             model: super::seeded_init(ad, config.seed, || config.inpaint_config().init(ad)),
             optim: AdamConfig::new().init(),
@@ -539,7 +540,7 @@ pub struct Stage2Nets {
 
 /// What a stage-2 step reads besides the trainable state.
 pub struct Stage2Context<'a> {
-    pub config: &'a OfhnetConfig,
+    pub config: &'a TrainConfig,
     /// The frozen stage-1 InpaintNet (on `device`).
     pub inpaint: &'a InpaintNet,
     /// The frozen landmark network of the semantic structure loss (on `ad`), when it is on.
@@ -552,7 +553,7 @@ pub struct Stage2Context<'a> {
 
 impl Stage2Nets {
     /// Fresh networks on the autodiff device `ad`, seeded from the configuration.
-    pub fn init(config: &OfhnetConfig, ad: &Device) -> Self {
+    pub fn init(config: &TrainConfig, ad: &Device) -> Self {
         let (generator, discriminator) =
             super::seeded_init(ad, config.seed.wrapping_add(2), || {
                 (
@@ -671,7 +672,7 @@ impl Stage2Nets {
 }
 
 fn train_stage1(
-    config: &OfhnetConfig,
+    config: &TrainConfig,
     split: &Split,
     out: &Path,
     log: &TrainLog,
@@ -798,7 +799,7 @@ pub fn frozen_landmark_net(dir: &Path, ad: &Device) -> Result<LandmarkNet> {
 }
 
 fn train_stage2(
-    config: &OfhnetConfig,
+    config: &TrainConfig,
     split: &Split,
     out: &Path,
     log: &TrainLog,
