@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::harness::experiment::{self, Experiment};
+use crate::harness::experiment::{self, Experiment, Override};
 use crate::harness::store::{self, DEFAULT_DB, EnqueueReport, RunRow, Store, Versions};
 use crate::harness::sweep::{self, RunSpec};
 use crate::harness::worker::{WorkerOptions, restart_run, work, worker_info};
@@ -52,56 +52,21 @@ impl ExperimentArgs {
     /// Loads the file and applies the overrides: the `--overrides` files in order, then `--set`.
     pub fn load(&self) -> anyhow::Result<Experiment> {
         let exp = experiment::load(&self.experiment)?;
-        if self.set.is_empty() && self.overrides.is_empty() {
-            return Ok(exp);
-        }
-        let mut value = serde_json::to_value(&exp)?;
+        let mut overrides = Vec::new();
         for file in &self.overrides {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading the overrides file {}", file.display()))?;
-            let map: serde_yaml::Mapping = serde_yaml::from_str(&text).with_context(|| {
-                format!(
-                    "{}: expected a mapping of dotted paths to values",
-                    file.display()
-                )
-            })?;
-            for (key, v) in map {
-                let Some(path) = key.as_str() else {
-                    bail!("{}: the key {key:?} is not a dotted path", file.display());
-                };
-                let v: serde_json::Value = serde_json::to_value(v)
-                    .with_context(|| format!("{}: the value of `{path}`", file.display()))?;
-                let origin = format!("{}: `{path}`", file.display());
-                override_field(&mut value, path, v, &origin)?;
-            }
+            overrides.extend(
+                Override::read_file(file)
+                    .with_context(|| format!("reading the overrides file {}", file.display()))?,
+            );
         }
         for s in &self.set {
-            let Some((path, text)) = s.split_once('=') else {
-                bail!("--set `{s}`: expected PATH=VALUE");
-            };
-            let yaml: serde_yaml::Value = serde_yaml::from_str(text)
-                .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
-            if let Some(v) = yaml.as_f64().filter(|v| !v.is_finite()) {
-                bail!("--set `{s}`: {}: {v} is not a finite number", path.trim());
-            }
-            let v: serde_json::Value = serde_json::to_value(&yaml)
-                .with_context(|| format!("--set `{s}`: the value is not YAML"))?;
-            override_field(&mut value, path.trim(), v, &format!("--set `{s}`"))?;
+            overrides.push(Override::parse_set(s)?);
         }
-        let exp: Experiment = serde_json::from_value(value).with_context(|| {
-            let files: Vec<String> = self
-                .overrides
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect();
-            format!(
-                "{}: after --overrides {files:?} and --set {:?}",
-                self.experiment.display(),
-                self.set
-            )
-        })?;
-        exp.validate(&self.experiment)?;
-        Ok(exp)
+        Ok(experiment::apply_overrides(
+            &exp,
+            &overrides,
+            &self.experiment,
+        )?)
     }
 
     /// The file and its overrides as they would be typed after `ofhnet run`, so that a
@@ -136,58 +101,6 @@ impl ExperimentArgs {
         }
         args
     }
-}
-
-/// Sets one field of an experiment (as JSON) by its dotted path. A field inside a swept value
-/// (`method.preset` under a sweep of `method`) is set in every value of that axis too, so one
-/// file serves every scale.
-fn override_field(
-    value: &mut serde_json::Value,
-    path: &str,
-    v: serde_json::Value,
-    origin: &str,
-) -> anyhow::Result<()> {
-    for kind in ["grid", "zip"] {
-        if let Some(serde_json::Value::Object(axes)) =
-            value.get_mut("sweep").and_then(|sw| sw.get_mut(kind))
-        {
-            for (axis, values) in axes.iter_mut() {
-                let Some(rest) = path.strip_prefix(&format!("{axis}.")) else {
-                    continue;
-                };
-                if let serde_json::Value::Array(values) = values {
-                    for item in values.iter_mut().filter(|x| x.is_object()) {
-                        sweep::set_path(item, rest, v.clone())
-                            .with_context(|| format!("{origin} in sweep.{kind}.{axis}"))?;
-                    }
-                }
-            }
-        }
-    }
-    // A sweep axis is itself a dotted path: `sweep.grid.losses.adversarial.weight=[0, 1e-4]`
-    // sets the axis `losses.adversarial.weight`, not a nested block.
-    for kind in ["grid", "zip"] {
-        if let Some(axis) = path.strip_prefix(&format!("sweep.{kind}."))
-            && let Some(root) = value.as_object_mut()
-        {
-            let sweep = root.entry("sweep").or_insert(serde_json::Value::Null);
-            if !sweep.is_object() {
-                *sweep = serde_json::json!({});
-            }
-            if let Some(block) = sweep.as_object_mut() {
-                let axes = block.entry(kind).or_insert(serde_json::Value::Null);
-                if !axes.is_object() {
-                    *axes = serde_json::json!({});
-                }
-                if let Some(axes) = axes.as_object_mut() {
-                    axes.insert(axis.to_string(), v);
-                    return Ok(());
-                }
-            }
-        }
-    }
-    sweep::set_path(value, path, v).with_context(|| origin.to_string())?;
-    Ok(())
 }
 
 /// `ofhnet enqueue`

@@ -368,6 +368,146 @@ pub fn locate(text: &str, field: &[String]) -> Option<(usize, usize)> {
 }
 
 /// Reads and parses an experiment file.
+/// One override of an experiment's field: a dotted path, its value, and where it came from
+/// (`--set ...`, or `FILE: `path``), which its errors name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub path: String,
+    pub value: serde_json::Value,
+    pub origin: String,
+}
+
+impl Override {
+    /// `PATH=VALUE`, as `--set` takes it: the value is read as YAML, and a non-finite number is
+    /// refused.
+    pub fn parse_set(s: &str) -> Result<Override> {
+        let origin = format!("--set `{s}`");
+        let Some((path, text)) = s.split_once('=') else {
+            return Err(Error::invalid(origin, "expected PATH=VALUE"));
+        };
+        let yaml: serde_yaml::Value = serde_yaml::from_str(text)
+            .map_err(|e| Error::invalid(&origin, format!("the value is not YAML: {e}")))?;
+        if let Some(v) = yaml.as_f64().filter(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                &origin,
+                format!("{}: {v} is not a finite number", path.trim()),
+            ));
+        }
+        let value = serde_json::to_value(&yaml)
+            .map_err(|e| Error::invalid(&origin, format!("the value is not YAML: {e}")))?;
+        Ok(Override {
+            path: path.trim().to_string(),
+            value,
+            origin,
+        })
+    }
+
+    /// The overrides of a file that maps dotted paths to values (such as
+    /// experiments/paper/scales/smoke.yaml), in the file's order.
+    pub fn read_file(file: &Path) -> Result<Vec<Override>> {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let map: serde_yaml::Mapping = serde_yaml::from_str(&text).map_err(|e| {
+            Error::invalid(
+                file.display().to_string(),
+                format!("expected a mapping of dotted paths to values: {e}"),
+            )
+        })?;
+        map.into_iter()
+            .map(|(key, v)| {
+                let Some(path) = key.as_str() else {
+                    return Err(Error::invalid(
+                        file.display().to_string(),
+                        format!("the key {key:?} is not a dotted path"),
+                    ));
+                };
+                let origin = format!("{}: `{path}`", file.display());
+                let value =
+                    serde_json::to_value(v).map_err(|e| Error::invalid(&origin, e.to_string()))?;
+                Ok(Override {
+                    path: path.to_string(),
+                    value,
+                    origin,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Applies `overrides` in order to the experiment read from `file`, then reads it again and
+/// validates it. A field inside a swept value (`method.preset` under a sweep of `method`) is set
+/// in every value of that axis too, so that one file serves every scale; a path
+/// `sweep.grid.AXIS` (or `sweep.zip.AXIS`) sets the axis `AXIS`, itself a dotted path.
+pub fn apply_overrides(
+    exp: &Experiment,
+    overrides: &[Override],
+    file: &Path,
+) -> Result<Experiment> {
+    if overrides.is_empty() {
+        return Ok(exp.clone());
+    }
+    let mut value = serde_json::to_value(exp)
+        .map_err(|e| Error::invalid(file.display().to_string(), e.to_string()))?;
+    for o in overrides {
+        override_field(&mut value, o)?;
+    }
+    let exp: Experiment = serde_json::from_value(value).map_err(|e| {
+        let origins: Vec<&str> = overrides.iter().map(|o| o.origin.as_str()).collect();
+        Error::invalid(
+            format!("{} after {}", file.display(), origins.join(", ")),
+            e.to_string(),
+        )
+    })?;
+    exp.validate(file)?;
+    Ok(exp)
+}
+
+fn override_field(value: &mut serde_json::Value, o: &Override) -> Result<()> {
+    let path = o.path.as_str();
+    for kind in ["grid", "zip"] {
+        if let Some(serde_json::Value::Object(axes)) =
+            value.get_mut("sweep").and_then(|sw| sw.get_mut(kind))
+        {
+            for (axis, values) in axes.iter_mut() {
+                let Some(rest) = path.strip_prefix(&format!("{axis}.")) else {
+                    continue;
+                };
+                if let serde_json::Value::Array(values) = values {
+                    for item in values.iter_mut().filter(|x| x.is_object()) {
+                        super::sweep::set_path(item, rest, o.value.clone()).map_err(|e| {
+                            Error::invalid(
+                                format!("{} in sweep.{kind}.{axis}", o.origin),
+                                e.to_string(),
+                            )
+                        })?;
+                    }
+                }
+            }
+        }
+    }
+    for kind in ["grid", "zip"] {
+        if let Some(axis) = path.strip_prefix(&format!("sweep.{kind}."))
+            && let Some(root) = value.as_object_mut()
+        {
+            let sweep = root.entry("sweep").or_insert(serde_json::Value::Null);
+            if !sweep.is_object() {
+                *sweep = serde_json::json!({});
+            }
+            if let Some(block) = sweep.as_object_mut() {
+                let axes = block.entry(kind).or_insert(serde_json::Value::Null);
+                if !axes.is_object() {
+                    *axes = serde_json::json!({});
+                }
+                if let Some(axes) = axes.as_object_mut() {
+                    axes.insert(axis.to_string(), o.value.clone());
+                    return Ok(());
+                }
+            }
+        }
+    }
+    super::sweep::set_path(value, path, o.value.clone())
+        .map_err(|e| Error::invalid(&o.origin, e.to_string()))
+}
+
 pub fn load(path: &Path) -> Result<Experiment> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse(&text, path)
@@ -546,5 +686,75 @@ impl Experiment {
             composite,
         }
         .resolved()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name: o\n\
+        data: {prepared: d, source: {synth: {count: 20}}}\n\
+        stages: {stage1: {steps: 2}, stage2: {steps: 2}}\n\
+        sweep:\n  grid:\n    method: [{type: ofhnet, preset: tiny}, {type: in_vdsr, preset: tiny}]\n";
+
+    fn with(sets: &[&str]) -> Result<Experiment> {
+        let path = Path::new("o.yaml");
+        let exp = parse(BASE, path).expect("base");
+        let overrides: Vec<Override> = sets
+            .iter()
+            .map(|s| Override::parse_set(s))
+            .collect::<Result<_>>()?;
+        apply_overrides(&exp, &overrides, path)
+    }
+
+    #[test]
+    fn set_parses_path_and_yaml_value_and_refuses_what_is_not() {
+        let o = Override::parse_set(" stages.stage2.lr = 0.004").expect("parse");
+        assert_eq!(o.path, "stages.stage2.lr");
+        assert_eq!(o.value, serde_json::json!(0.004));
+        let e = Override::parse_set("stages.stage2.lr").expect_err("no =");
+        assert!(e.to_string().contains("PATH=VALUE"), "{e}");
+        let e = Override::parse_set("stages.stage2.lr=.nan").expect_err("NaN");
+        assert!(e.to_string().contains("not a finite number"), "{e}");
+    }
+
+    #[test]
+    fn a_path_inside_a_swept_value_is_set_in_every_value() {
+        let exp = with(&["method.preset=cpu"]).expect("apply");
+        let presets: Vec<serde_json::Value> = exp.sweep.grid["method"]
+            .iter()
+            .map(|m| m["preset"].clone())
+            .collect();
+        assert_eq!(
+            presets,
+            [serde_json::json!("cpu"), serde_json::json!("cpu")]
+        );
+    }
+
+    #[test]
+    fn a_sweep_axis_is_one_dotted_path_and_later_overrides_win() {
+        let exp = with(&[
+            "sweep.grid.losses.adversarial.weight=[0.0, 0.01]",
+            "stages.stage2.steps=3",
+            "stages.stage2.steps=5",
+        ])
+        .expect("apply");
+        assert_eq!(
+            exp.sweep.grid["losses.adversarial.weight"],
+            vec![serde_json::json!(0.0), serde_json::json!(0.01)]
+        );
+        assert_eq!(exp.stages.stage2.steps, Some(5));
+    }
+
+    #[test]
+    fn an_override_that_breaks_the_schema_names_its_origin() {
+        let e = with(&["stages.stage2.lr=fast"]).expect_err("a string lr");
+        assert!(
+            e.to_string().contains("--set `stages.stage2.lr=fast`"),
+            "{e}"
+        );
+        let e = with(&["stages.stage2.lr=0"]).expect_err("zero lr");
+        assert!(e.to_string().contains("stages.stage2.lr"), "{e}");
     }
 }
