@@ -50,7 +50,9 @@ use crate::train::checkpoint::{load_module, read_json};
 use crate::train::config::{Keep, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, load_landmark_net, train_landmarks};
 use crate::train::log::TrainLog;
-use crate::train::stages::{KeptCheckpoint, PruneHook, TrainOptions, Validator, files, train};
+use crate::train::stages::{
+    KeptCheckpoint, PruneHook, StageReport, TrainOptions, Validator, files, train,
+};
 use crate::{Error, Result};
 use burn::module::Module;
 
@@ -465,34 +467,21 @@ fn execute(
             )?;
             bar.finish_and_clear();
             store_curves(store, &run.key, &path.join(files::LOG))?;
+            let seconds = stage1_started.elapsed().as_secs_f64();
             store.record_stage(
                 &run.key,
-                &StageRow {
-                    stage: "stage1".into(),
-                    status: status::DONE.into(),
-                    shared_key: Some(s1_key.clone()),
-                    checkpoint: Some(path.join(files::INPAINT).display().to_string()),
-                    steps: Some(report.stage1.total_steps as i64),
-                    images_per_s: Some(report.stage1.images_per_s),
-                    seconds: Some(stage1_started.elapsed().as_secs_f64()),
-                    ..StageRow::default()
-                },
+                &done_row(
+                    "stage1",
+                    &s1_key,
+                    &path.join(files::INPAINT),
+                    Some((&report.stage1, seconds)),
+                ),
             )
         },
     )?;
     let inpaint = got.path().join(files::INPAINT);
     if let Got::Reused(_) = got {
-        store.record_stage(
-            &run.key,
-            &StageRow {
-                stage: "stage1".into(),
-                status: status::DONE.into(),
-                shared_key: Some(s1_key.clone()),
-                reused: true,
-                checkpoint: Some(inpaint.display().to_string()),
-                ..StageRow::default()
-            },
-        )?;
+        store.record_stage(&run.key, &done_row("stage1", &s1_key, &inpaint, None))?;
     }
 
     // Stage 2: a learned generator in the run's own directory (resuming its checkpoints), or
@@ -535,17 +524,8 @@ fn execute(
                 path.display(),
                 &s2_key
             );
-            store.record_stage(
-                &run.key,
-                &StageRow {
-                    stage: "stage2".into(),
-                    status: status::DONE.into(),
-                    shared_key: Some(s2_key.clone()),
-                    reused: true,
-                    checkpoint: Some(path.join(files::UPSAMPLE).display().to_string()),
-                    ..StageRow::default()
-                },
-            )?;
+            let checkpoint = path.join(files::UPSAMPLE);
+            store.record_stage(&run.key, &done_row("stage2", &s2_key, &checkpoint, None))?;
         }
         model_dir = Some(got.path().to_path_buf());
         None
@@ -754,19 +734,38 @@ fn train_generator(
     store.record_stage(
         &run.key,
         &StageRow {
-            stage: "stage2".into(),
-            status: status::DONE.into(),
-            shared_key: Some(key.to_string()),
-            checkpoint: Some(out.join(files::UPSAMPLE).display().to_string()),
-            steps: Some(report.stage2.total_steps as i64),
-            images_per_s: Some(report.stage2.images_per_s),
-            seconds: Some(stage2_started.elapsed().as_secs_f64()),
             kept_step: kept.as_ref().map(|k| k.step as i64),
             kept: kept.as_ref().map(describe_kept),
-            ..StageRow::default()
+            ..done_row(
+                "stage2",
+                key,
+                &out.join(files::UPSAMPLE),
+                Some((&report.stage2, stage2_started.elapsed().as_secs_f64())),
+            )
         },
     )?;
     Ok(())
+}
+
+/// The row of a finished shared stage: trained in this attempt (its report and seconds), or
+/// reused (`None`).
+fn done_row(
+    stage: &str,
+    key: &str,
+    checkpoint: &Path,
+    trained: Option<(&StageReport, f64)>,
+) -> StageRow {
+    StageRow {
+        stage: stage.into(),
+        status: status::DONE.into(),
+        shared_key: Some(key.to_string()),
+        reused: trained.is_none(),
+        checkpoint: Some(checkpoint.display().to_string()),
+        steps: trained.map(|(r, _)| r.total_steps as i64),
+        images_per_s: trained.map(|(r, _)| r.images_per_s),
+        seconds: trained.map(|(_, s)| s),
+        ..StageRow::default()
+    }
 }
 
 /// How `show` and `status` say which checkpoint a stage kept.

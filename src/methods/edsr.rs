@@ -9,37 +9,21 @@ use serde::{Deserialize, Serialize};
 use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
 use crate::losses::LossesSpec;
 use crate::nets::edsr::{Edsr, EdsrConfig};
-use crate::nets::spec::{InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::spec::{Preset, UpsampleSpec};
 
 pub const NAME: &str = "in_edsr";
 
-/// `method: {type: in_edsr, ...}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EdsrMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "super::yes")]
-    pub composite: bool,
-    /// Residual blocks (paper preset: 16, the EDSR baseline).
-    pub blocks: Option<usize>,
-    /// Channels (paper preset: 64).
-    pub width: Option<usize>,
+method_block! {
+    /// `method: {type: in_edsr, ...}`.
+    pub struct EdsrMethod(NAME, Stage2Kind::Generator) {
+        /// Residual blocks (paper preset: 16, the EDSR baseline).
+        pub blocks: Option<usize>,
+        /// Channels (paper preset: 64).
+        pub width: Option<usize>,
+    }
 }
 
 impl MethodSpec for EdsrMethod {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base(&self) -> (Preset, &InpaintSpec, bool) {
-        (self.preset, &self.inpaint, self.composite)
-    }
-
-    fn stage2_kind(&self) -> Stage2Kind {
-        Stage2Kind::Generator
-    }
-
     fn training(&self, losses: &LossesSpec) -> Training {
         let generator = EdsrGenerator {
             blocks: self.blocks,

@@ -7,36 +7,20 @@ use serde::{Deserialize, Serialize};
 use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
 use crate::losses::LossesSpec;
 use crate::nets::fsrcnn::{Fsrcnn, FsrcnnConfig};
-use crate::nets::spec::{InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::spec::{Preset, UpsampleSpec};
 
 pub const NAME: &str = "in_fsrcnn";
 
-/// `method: {type: in_fsrcnn, ...}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FsrcnnMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "super::yes")]
-    pub composite: bool,
-    pub d: Option<usize>,
-    pub s: Option<usize>,
-    pub m: Option<usize>,
+method_block! {
+    /// `method: {type: in_fsrcnn, ...}`.
+    pub struct FsrcnnMethod(NAME, Stage2Kind::Generator) {
+        pub d: Option<usize>,
+        pub s: Option<usize>,
+        pub m: Option<usize>,
+    }
 }
 
 impl MethodSpec for FsrcnnMethod {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base(&self) -> (Preset, &InpaintSpec, bool) {
-        (self.preset, &self.inpaint, self.composite)
-    }
-
-    fn stage2_kind(&self) -> Stage2Kind {
-        Stage2Kind::Generator
-    }
-
     fn training(&self, losses: &LossesSpec) -> Training {
         let generator = FsrcnnGenerator {
             d: self.d,

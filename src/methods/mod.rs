@@ -19,6 +19,46 @@
 //! The serialized shapes (`type` tags, field names) are hashed into run keys and shared-model
 //! keys, so they never change; new fields are options (an unset option stays out of the hash).
 
+/// Declares a method's block of the experiment file: the fields every method has (`preset`,
+/// `inpaint`, `composite`) and its own (options, so that an unset one stays out of run keys), and
+/// the [`MethodBlock`] part of [`MethodSpec`] that follows from them: its name and its kind of
+/// stage 2.
+macro_rules! method_block {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident($tag:expr, $kind:expr) {
+            $( $(#[$fmeta:meta])* pub $field:ident: $fty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            pub preset: crate::nets::spec::Preset,
+            pub inpaint: crate::nets::spec::InpaintSpec,
+            /// Feed the generator the input's known pixels, and InpaintNet's pixels only inside
+            /// the hole (instead of InpaintNet's whole output).
+            #[serde(default = "crate::methods::yes")]
+            pub composite: bool,
+            $( $(#[$fmeta])* pub $field: $fty, )*
+        }
+
+        impl crate::methods::MethodBlock for $name {
+            fn name(&self) -> &'static str {
+                $tag
+            }
+
+            fn base(&self) -> (crate::nets::spec::Preset, &crate::nets::spec::InpaintSpec, bool) {
+                (self.preset, &self.inpaint, self.composite)
+            }
+
+            fn stage2_kind(&self) -> crate::methods::Stage2Kind {
+                $kind
+            }
+        }
+    };
+}
+
 pub mod bicubic;
 pub mod edsr;
 pub mod fsrcnn;
@@ -59,14 +99,18 @@ pub struct Training {
     pub losses: LossesSpec,
 }
 
-/// A method's block of the experiment file.
-pub trait MethodSpec {
+/// What every method's block declares with `method_block!`.
+pub trait MethodBlock {
     /// The name the store, CSVs and reports use (the block's `type` tag).
     fn name(&self) -> &'static str;
     /// The network preset, InpaintNet's widths and whether the generator sees the input's known
     /// pixels composited over InpaintNet's output (every method has them).
     fn base(&self) -> (Preset, &InpaintSpec, bool);
     fn stage2_kind(&self) -> Stage2Kind;
+}
+
+/// A method's block of the experiment file.
+pub trait MethodSpec: MethodBlock {
     /// The training it asks for, given the experiment's loss blocks. A method that trains no
     /// generator still trains stage 1 (with `losses.inpaint_l2`), so it returns the defaults
     /// with the L2 blocks.

@@ -7,37 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{GeneratorKind, MethodSpec, Stage2Kind, Training};
 use crate::losses::LossesSpec;
-use crate::nets::spec::{DiscriminatorSpec, InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::spec::{DiscriminatorSpec, Preset, UpsampleSpec};
 use crate::nets::upsample::UpsampleNet;
 
 pub const NAME: &str = "ofhnet";
 
-/// `method: {type: ofhnet, ...}`: OFHNet's networks (paper Sec. 3.1).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OfhnetMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    pub upsample: UpsampleSpec,
-    pub discriminator: DiscriminatorSpec,
-    /// Feed UpsampleNet the known pixels and InpaintNet's pixels only inside the hole.
-    #[serde(default = "super::yes")]
-    pub composite: bool,
+method_block! {
+    /// `method: {type: ofhnet, ...}`: OFHNet's networks (paper Sec. 3.1).
+    pub struct OfhnetMethod(NAME, Stage2Kind::Generator) {
+        pub upsample: UpsampleSpec,
+        pub discriminator: DiscriminatorSpec,
+    }
 }
 
 impl MethodSpec for OfhnetMethod {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base(&self) -> (Preset, &InpaintSpec, bool) {
-        (self.preset, &self.inpaint, self.composite)
-    }
-
-    fn stage2_kind(&self) -> Stage2Kind {
-        Stage2Kind::Generator
-    }
-
     fn training(&self, losses: &LossesSpec) -> Training {
         let generator = UpsampleGenerator {};
         Training {

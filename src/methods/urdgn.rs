@@ -7,36 +7,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
 use crate::losses::{LossBlock, LossesSpec};
-use crate::nets::spec::{DiscriminatorSpec, InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::spec::{DiscriminatorSpec, Preset, UpsampleSpec};
 use crate::nets::urdgn::{UrdgnConfig, UrdgnGenerator};
 
 pub const NAME: &str = "in_urdgn";
 
-/// `method: {type: in_urdgn, ...}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UrdgnMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "super::yes")]
-    pub composite: bool,
-    pub widths: Option<[usize; 3]>,
-    pub discriminator: DiscriminatorSpec,
+method_block! {
+    /// `method: {type: in_urdgn, ...}`.
+    pub struct UrdgnMethod(NAME, Stage2Kind::Generator) {
+        pub widths: Option<[usize; 3]>,
+        pub discriminator: DiscriminatorSpec,
+    }
 }
 
 impl MethodSpec for UrdgnMethod {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base(&self) -> (Preset, &InpaintSpec, bool) {
-        (self.preset, &self.inpaint, self.composite)
-    }
-
-    fn stage2_kind(&self) -> Stage2Kind {
-        Stage2Kind::Generator
-    }
-
     fn training(&self, losses: &LossesSpec) -> Training {
         let generator = UrdgnGeneratorSpec {
             widths: self.widths,

@@ -6,38 +6,22 @@ use serde::{Deserialize, Serialize};
 
 use super::{GeneratorKind, GeneratorSpec, MethodSpec, Stage2Kind, Training};
 use crate::losses::LossesSpec;
-use crate::nets::spec::{InpaintSpec, Preset, UpsampleSpec};
+use crate::nets::spec::{Preset, UpsampleSpec};
 use crate::nets::vdsr::{Vdsr, VdsrConfig};
 
 pub const NAME: &str = "in_vdsr";
 
-/// `method: {type: in_vdsr, ...}`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VdsrMethod {
-    pub preset: Preset,
-    pub inpaint: InpaintSpec,
-    #[serde(default = "super::yes")]
-    pub composite: bool,
-    /// Layers (paper preset: 20).
-    pub depth: Option<usize>,
-    /// Channels (paper preset: 64).
-    pub width: Option<usize>,
+method_block! {
+    /// `method: {type: in_vdsr, ...}`.
+    pub struct VdsrMethod(NAME, Stage2Kind::Generator) {
+        /// Layers (paper preset: 20).
+        pub depth: Option<usize>,
+        /// Channels (paper preset: 64).
+        pub width: Option<usize>,
+    }
 }
 
 impl MethodSpec for VdsrMethod {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn base(&self) -> (Preset, &InpaintSpec, bool) {
-        (self.preset, &self.inpaint, self.composite)
-    }
-
-    fn stage2_kind(&self) -> Stage2Kind {
-        Stage2Kind::Generator
-    }
-
     fn training(&self, losses: &LossesSpec) -> Training {
         let generator = VdsrGenerator {
             depth: self.depth,
