@@ -395,7 +395,7 @@ pub fn run_harness_bench(
             &run.key,
             &crate::harness::store::StageRow {
                 stage: "stage1".into(),
-                status: "done".into(),
+                status: crate::harness::store::StageStatus::Done,
                 shared_key: Some("stage1-bench".into()),
                 reused: true,
                 ..Default::default()

@@ -81,3 +81,42 @@ pub fn make_synthetic_dataset(count: usize, seed: u64) -> PathBuf {
     .expect("import");
     out
 }
+
+/// Tests read the store's tables directly, in SQL, to check what the library's typed API would
+/// hide (duplicate curve rows, a schema from the future). The library has no raw-SQL door: every
+/// statement of the project lives in src/harness/store/, and this opens its own connection.
+pub trait RawSql {
+    /// Runs one SQL statement and returns the first column of every row as text.
+    fn query_strings(&self, sql: &str) -> Result<Vec<String>, String>;
+}
+
+impl RawSql for ofhnet::harness::store::Store {
+    fn query_strings(&self, sql: &str) -> Result<Vec<String>, String> {
+        use sqlx::{Connection, Row};
+        sqlx::any::install_default_drivers();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut conn = sqlx::AnyConnection::connect(self.url())
+                .await
+                .map_err(|e| format!("{}: {e}", self.shown()))?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|e| format!("{sql}: {e}"))?;
+            let text = rows
+                .iter()
+                .map(|r| {
+                    r.try_get::<String, _>(0)
+                        .or_else(|_| r.try_get::<i64, _>(0).map(|v| v.to_string()))
+                        .or_else(|_| r.try_get::<f64, _>(0).map(|v| v.to_string()))
+                        .map_err(|e| format!("{sql}: {e}"))
+                })
+                .collect();
+            let _ = conn.close().await;
+            text
+        })
+    }
+}

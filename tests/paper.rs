@@ -9,6 +9,8 @@ use std::process::Command;
 
 use ofhnet::harness::store::Store;
 
+use crate::common::RawSql;
+
 fn paper_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/paper");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -14,7 +14,7 @@ use ofhnet::harness::store::{SharedClaim, Store, Versions, WorkerInfo, create_po
 use ofhnet::harness::sweep::expand;
 use ofhnet::metrics::Metric;
 
-use crate::common::synthetic_dataset;
+use crate::common::{RawSql, synthetic_dataset};
 
 pub(crate) fn ofhnet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ofhnet"))
@@ -604,7 +604,7 @@ fn a_failed_run_does_not_stop_the_sweep_and_retry_runs_it_again() {
         .runs(Some("fails"), Versions::Current)
         .expect("runs")
         .into_iter()
-        .map(|r| (r.status.clone(), r))
+        .map(|r| (r.status.to_string(), r))
         .collect();
     assert_eq!(store.metric_count(&runs["done"].key).expect("count"), 8);
     assert!(runs["failed"].error.as_deref().unwrap_or("").contains("lm"));

@@ -104,7 +104,7 @@ fn tables_store(dir: &Path) -> (Store, Inserted) {
                 &run.key,
                 &StageRow {
                     stage: "stage1".into(),
-                    status: "done".into(),
+                    status: ofhnet::harness::store::StageStatus::Done,
                     shared_key: Some(format!("stage1-seed{}", spec.seed)),
                     ..StageRow::default()
                 },

@@ -16,7 +16,7 @@ use crate::data::image_io::{load_rgb, save_png};
 use crate::data::protocol::{ALIGNED_HEIGHT, ALIGNED_WIDTH, Protocol};
 use crate::data::resize::{crop_hr, downscale, upscale};
 use crate::evaluate::{Pipeline, Upscale};
-use crate::harness::store::status;
+use crate::harness::store::RunStatus;
 use crate::methods::position_patch::PositionPatch;
 use crate::model::Model;
 use crate::nets::inpaint::InpaintNet;
@@ -121,7 +121,7 @@ fn load(args: &HallucinateArgs, device: &burn::tensor::Device) -> anyhow::Result
         .with_context(|| format!("--model {}: not a model directory, nor a run", args.model))?;
     let who = format!("{}/{} ({})", run.experiment, run.name, run.key);
     anyhow::ensure!(
-        run.status == status::DONE,
+        run.status == RunStatus::Done,
         "--model {}: run {who} is {}; only a finished run has a kept checkpoint",
         args.model,
         run.status

@@ -521,7 +521,7 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
         if let Some(e) = r
             .error
             .as_deref()
-            .filter(|_| r.status == store::status::FAILED)
+            .filter(|_| r.status == store::RunStatus::Failed)
         {
             println!("      error: {}", e.lines().next().unwrap_or(""));
         }

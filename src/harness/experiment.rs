@@ -650,8 +650,13 @@ impl Experiment {
                 if values.is_empty() {
                     return Err((at, format!("sweep: axis `{axis}` has no values")));
                 }
-                if axis == "seeds" || axis.starts_with("sweep") || axis == "name" {
+                if axis.starts_with("sweep") || axis == "name" {
                     return Err((at, format!("sweep: `{axis}` cannot be swept")));
+                }
+                if axis == super::sweep::SEEDS_AXIS {
+                    for v in values {
+                        super::sweep::seed_list(v).map_err(|e| (at.clone(), e.to_string()))?;
+                    }
                 }
             }
         }

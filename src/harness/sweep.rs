@@ -24,7 +24,8 @@ pub struct RunSpec {
     pub config: Experiment,
 }
 
-/// Expands an experiment into its runs, in a stable order (seeds innermost).
+/// Expands an experiment into its runs, in a stable order (seeds innermost). A `seeds` sweep
+/// axis replaces the top-level seed list for its combinations.
 pub fn expand(experiment: &Experiment) -> Result<Vec<RunSpec>> {
     let mut base = experiment.clone();
     base.sweep = Default::default();
@@ -62,8 +63,17 @@ pub fn expand(experiment: &Experiment) -> Result<Vec<RunSpec>> {
     }
 
     let mut runs = Vec::new();
-    for combo in combos {
-        for &seed in &experiment.seeds {
+    for mut combo in combos {
+        // A `seeds` axis gives its combinations their own seed lists (three seeds for some
+        // methods, one for the rest); it is no swept value, just as the top-level list is not.
+        let seeds = match combo.iter().position(|(p, _)| p == SEEDS_AXIS) {
+            Some(i) => {
+                let (_, v) = combo.remove(i);
+                seed_list(&v)?
+            }
+            None => experiment.seeds.clone(),
+        };
+        for &seed in &seeds {
             let mut value = base_value.clone();
             for (path, v) in &combo {
                 set_path(&mut value, path, v.clone())?;
@@ -98,6 +108,24 @@ pub fn expand(experiment: &Experiment) -> Result<Vec<RunSpec>> {
         }
     }
     Ok(runs)
+}
+
+/// The sweep axis that sets the seeds of its combinations: each value a list of seeds.
+pub const SEEDS_AXIS: &str = "seeds";
+
+/// A `seeds` axis value: a non-empty list of non-negative integers.
+pub fn seed_list(v: &Value) -> Result<Vec<u64>> {
+    let seeds: Option<Vec<u64>> = v
+        .as_array()
+        .map(|a| a.iter().map(Value::as_u64).collect::<Option<Vec<u64>>>())
+        .unwrap_or(None);
+    match seeds {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(Error::invalid(
+            "sweep",
+            format!("sweep axis `seeds`: each value is a list of seeds such as [0, 1, 2], not {v}"),
+        )),
+    }
 }
 
 fn describe(combo: &[(String, Value)]) -> String {
@@ -256,4 +284,62 @@ pub fn config_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
             new: show(b.get(p)),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::harness::experiment::parse;
+
+    const METHODS: &str = "name: s\n\
+        data: {prepared: d, source: {synth: {count: 20}}}\n\
+        stages: {stage1: {steps: 2}, stage2: {steps: 2}}\n";
+
+    fn runs(sweep: &str) -> Result<Vec<RunSpec>> {
+        expand(&parse(&format!("{METHODS}{sweep}"), Path::new("s.yaml"))?)
+    }
+
+    #[test]
+    fn a_seeds_axis_gives_each_combination_its_own_seeds_and_keeps_seed_zero_keys() {
+        let axis = "sweep:\n  zip:\n    method: [{type: in_bicubic}, {type: ofhnet}]\n    \
+                    seeds: [[0], [0, 1, 2]]\n";
+        let got = runs(axis).expect("expand");
+        let names: Vec<&str> = got.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "method=in_bicubic,seed=0",
+                "method=ofhnet,seed=0",
+                "method=ofhnet,seed=1",
+                "method=ofhnet,seed=2"
+            ]
+        );
+        assert!(
+            got.iter().all(|r| r.swept.len() == 1),
+            "seeds is not a swept value"
+        );
+        // The same runs without the axis have the same keys: adding seeds orphans nothing.
+        let plain = runs("sweep:\n  zip:\n    method: [{type: in_bicubic}, {type: ofhnet}]\n")
+            .expect("expand");
+        assert_eq!(plain[0].key, got[0].key);
+        assert_eq!(plain[1].key, got[1].key);
+        assert_ne!(got[1].key, got[2].key);
+    }
+
+    #[test]
+    fn a_seeds_value_that_is_not_a_list_of_seeds_is_refused_naming_the_axis() {
+        for bad in ["[0, 1]", "[[0], []]", "[[0], [-1]]", "[[0.5]]"] {
+            let e = runs(&format!(
+                "sweep:\n  zip:\n    method: [{{type: in_bicubic}}, {{type: ofhnet}}]\n    seeds: {bad}\n"
+            ))
+            .expect_err(bad)
+            .to_string();
+            assert!(
+                e.contains("seeds") && e.contains("list of seeds"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

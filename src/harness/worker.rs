@@ -34,7 +34,7 @@ use indicatif::ProgressBar;
 
 use super::experiment::{DataSpec, PruneSpec};
 use super::keys::{Got, Stage1Key, ensure_shared, landmark_key, landmark_networks, stage2_key};
-use super::store::{self, RunRow, StageRow, Store, Versions, WorkerInfo, status};
+use super::store::{self, RunRow, RunStatus, StageRow, StageStatus, Store, Versions, WorkerInfo};
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
@@ -362,7 +362,7 @@ fn is_checkpoint_error(e: &Error) -> bool {
 /// unfinished shared models it owns are moved aside (never deleted) and the run is queued.
 /// Returns the moved directories, `(from, to)`.
 pub fn restart_run(store: &Store, run: &RunRow) -> Result<Vec<(PathBuf, PathBuf)>> {
-    if run.status == status::RUNNING {
+    if run.status == RunStatus::Running {
         return Err(Error::invalid(
             "RUN",
             format!(
@@ -375,7 +375,8 @@ pub fn restart_run(store: &Store, run: &RunRow) -> Result<Vec<(PathBuf, PathBuf)
     }
     let stamp = store::now() as u64;
     let mut moved = Vec::new();
-    for (_, _, dir) in store.unfinished_shared(&run.key)? {
+    for shared in store.unfinished_shared(&run.key)? {
+        let dir = shared.path;
         for sub in ["checkpoint", "stage1/checkpoint", "stage2/checkpoint"] {
             for suffix in ["", ".old", ".tmp"] {
                 let from = PathBuf::from(format!("{}{suffix}", dir.join(sub).display()));
@@ -543,7 +544,7 @@ fn execute(
             &run.key,
             &StageRow {
                 stage: "stage2".into(),
-                status: status::DONE.into(),
+                status: StageStatus::Done,
                 seconds: Some(t.elapsed().as_secs_f64()),
                 ..StageRow::default()
             },
@@ -685,7 +686,7 @@ fn train_generator(
         &run.key,
         &StageRow {
             stage: "stage2".into(),
-            status: status::RUNNING.into(),
+            status: StageStatus::Running,
             shared_key: Some(key.to_string()),
             ..StageRow::default()
         },
@@ -757,7 +758,7 @@ fn done_row(
 ) -> StageRow {
     StageRow {
         stage: stage.into(),
-        status: status::DONE.into(),
+        status: StageStatus::Done,
         shared_key: Some(key.to_string()),
         reused: trained.is_none(),
         checkpoint: Some(checkpoint.display().to_string()),

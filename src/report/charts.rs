@@ -590,7 +590,7 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
                 })
                 .collect();
             if !line.is_empty() {
-                let label = if run.row.status == crate::harness::store::status::PRUNED {
+                let label = if run.row.status == crate::harness::store::RunStatus::Pruned {
                     format!("{} (pruned)", run.row.name)
                 } else {
                     run.row.name.clone()

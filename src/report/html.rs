@@ -122,7 +122,7 @@ pub fn write(
     let done = data
         .runs
         .iter()
-        .filter(|r| r.row.status == crate::harness::store::status::DONE)
+        .filter(|r| r.row.status == crate::harness::store::RunStatus::Done)
         .count();
     h.push_str(&format!(
         "<p>{done} of {} runs done. Generated {} by ofhnet {} from <code>{}</code>. Cells: mean \
@@ -281,7 +281,7 @@ pub fn write(
             vec![
                 row.name.clone(),
                 row.key.clone(),
-                row.status.clone(),
+                row.status.to_string(),
                 row.attempts.to_string(),
                 row.host.clone().unwrap_or_else(|| "—".into()),
                 row.device.clone().unwrap_or_else(|| "—".into()),

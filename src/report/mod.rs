@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::harness::experiment::Experiment;
 use crate::harness::keys::landmark_networks;
-use crate::harness::store::{RunRow, StageRow, Store, Versions, status};
+use crate::harness::store::{RunRow, RunStatus, StageRow, Store, Versions};
 use crate::harness::sweep::{short_path, value_label};
 use crate::methods::bicubic::NAME as IN_BICUBIC;
 use crate::metrics::Metric;
@@ -125,7 +125,7 @@ impl ReportData {
     pub fn unfinished(&self) -> Vec<String> {
         self.runs
             .iter()
-            .filter(|r| r.row.status != status::DONE)
+            .filter(|r| r.row.status != RunStatus::Done)
             .map(|r| {
                 let mut s = format!("run {} ({}): {}", r.row.name, r.row.key, r.row.status);
                 if let Some(e) = &r.row.error {
@@ -533,11 +533,11 @@ pub fn load_versions(
             }
             let (status, record) = match store.shared_entry(&key)? {
                 None => ("not trained".to_string(), None),
-                Some((path, status)) => {
-                    let record = std::fs::read_to_string(path.join(landmark_files::RECORD))
+                Some(shared) => {
+                    let record = std::fs::read_to_string(shared.path.join(landmark_files::RECORD))
                         .ok()
                         .and_then(|t| serde_json::from_str::<LandmarkRecord>(&t).ok());
-                    (status, record)
+                    (shared.status.to_string(), record)
                 }
             };
             landmarks.push(LandmarkInfo {
