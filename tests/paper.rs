@@ -148,9 +148,10 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
             .is_file()
     );
 
-    // Shared models of the five files of the suite: one InpaintNet, the two landmark networks,
-    // and eight stage-2 models (table1's VDSR, FSRCNN, URDGN, EDSR and OFHNet, and the ablation's three
-    // other loss sets); every other learned run reuses one of them. More means the files' blocks
+    // Shared models of the five files of the suite: three InpaintNets (seed 0's, and one for
+    // each of OFHNet's seeds 1 and 2: a seed is the whole pipeline's), the two landmark networks,
+    // and eleven stage-2 models (table1's VDSR, FSRCNN, URDGN, EDSR and OFHNet's three seeds, and
+    // the ablation's four other loss sets); every other learned run reuses one of them. More means the files' blocks
     // drifted apart. (tune.yaml, the recipe sweep, trains stage-2 models of its own by design;
     // at this scale it shares stage 1 and the landmark networks.)
     let kinds = store
@@ -159,20 +160,20 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
              WHERE r.experiment <> 'tune' GROUP BY s.kind ORDER BY s.kind",
         )
         .expect("shared");
-    assert_eq!(kinds, ["landmarks=2", "stage1=1", "stage2=8"]);
+    assert_eq!(kinds, ["landmarks=2", "stage1=3", "stage2=11"]);
     let tune = store
         .query_strings("SELECT COUNT(*) FROM shared WHERE kind <> 'stage2'")
         .expect("shared");
     assert_eq!(
         tune,
-        ["3"],
+        ["5"],
         "tune.yaml shares stage 1 and the landmark networks"
     );
     let reused = store
         .query_strings("SELECT COUNT(*) FROM stages WHERE stage = 'stage2' AND reused = 1")
         .expect("reused");
-    // table2: 2, occlusion_position: 4, occlusion_size: 4, ablation_losses: 1.
-    assert_eq!(reused, ["11"]);
+    // table2: 2, occlusion_position: 5, occlusion_size: 5, ablation_losses (or table1): 1.
+    assert_eq!(reused, ["13"]);
 
     // reports/paper/README.md's measured section is filled by scripts/paper_readme.py from these
     // reports' CSV tables: every experiment's table appears, with the paper's numbers beside

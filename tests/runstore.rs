@@ -240,6 +240,62 @@ fn shared_keys_name_the_models_trained_before_keys_rs() {
     );
 }
 
+/// Every file of experiments/paper/ trains on the models the recipe sweep (tune.yaml) already
+/// trained: its InpaintNet (seed 0) and both landmark networks, and the ablation's L2 + semantic run is the
+/// sweep's first run. A block that drifts from tune.yaml's would retrain them (hours of CPU).
+#[test]
+fn the_paper_files_reuse_the_models_of_the_recipe_sweep() {
+    use ofhnet::harness::keys::{Stage1Key, landmark_networks, stage2_key};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in [
+        "table1",
+        "table2",
+        "ablation_losses",
+        "occlusion_position",
+        "occlusion_size",
+    ] {
+        let path = root.join(format!("experiments/paper/{file}.yaml"));
+        let exp = load(&path).expect(file);
+        for run in expand(&exp).expect("expand") {
+            let config = run.config.train_config(run.seed);
+            let data = &run.config.data;
+            // A seed is the whole pipeline's: seeds 1 and 2 train their own InpaintNet.
+            if run.seed == 0 {
+                assert_eq!(
+                    Stage1Key::of(&config).key(data),
+                    "stage1-d2cf71c347435207",
+                    "{file}/{}",
+                    run.name
+                );
+            }
+            let landmarks: Vec<String> = landmark_networks(&run.config)
+                .into_iter()
+                .map(|(_, key, _)| key)
+                .collect();
+            // (A run without the semantic loss needs only the evaluation detector.)
+            assert!(
+                landmarks.iter().all(|k| {
+                    ["landmarks-e4278f6238e827c5", "landmarks-9cc1c51fef14f755"]
+                        .contains(&k.as_str())
+                }) && landmarks.contains(&"landmarks-9cc1c51fef14f755".to_string()),
+                "{file}/{}: {landmarks:?}",
+                run.name
+            );
+            let losses = &run.config.losses;
+            if file == "ablation_losses"
+                && losses.adversarial.is_none()
+                && losses.semantic.is_some()
+            {
+                assert_eq!(
+                    stage2_key(data, &config, run.config.landmarks.loss.as_ref()),
+                    "stage2-285890a522b14155",
+                    "the L2 + semantic run is tune.yaml's first"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn sqlite_urls_in_every_sqlx_form_create_a_store() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -6,7 +6,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::experiment::Experiment;
-use super::store::FieldChange;
 use crate::{Error, Result};
 
 /// One run of an experiment.
@@ -22,6 +21,17 @@ pub struct RunSpec {
     pub seed: u64,
     /// The experiment with this run's values applied, `sweep` emptied and `seeds` = [seed].
     pub config: Experiment,
+}
+
+/// One field whose value differs between two configurations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldChange {
+    /// Dotted path, e.g. `stages.stage2.steps`.
+    pub path: String,
+    /// The value before (`-` when the field was absent).
+    pub old: String,
+    /// The value after.
+    pub new: String,
 }
 
 /// Expands an experiment into its runs, in a stable order (seeds innermost). A `seeds` sweep

@@ -21,7 +21,7 @@ pub mod html;
 pub mod inspect;
 pub mod tables;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -209,44 +209,11 @@ pub fn load_versions(
     for r in &rows {
         configs.push(r.experiment_config()?);
     }
-    let mut paths: Vec<String> = Vec::new();
-    for pairs in &swept {
-        for (p, _) in pairs {
-            if !paths.contains(p) {
-                paths.push(p.clone());
-            }
-        }
-    }
+    let labels: Vec<&str> = configs.iter().map(|c| c.method.label()).collect();
+    let differing = differing_paths(&swept, &labels);
     let value_of = |i: usize, path: &str| -> Option<&Value> {
         swept[i].iter().find(|(p, _)| p == path).map(|(_, v)| v)
     };
-    let mut differing: Vec<String> = paths
-        .into_iter()
-        .filter(|p| {
-            let first = value_of(0, p);
-            (1..rows.len()).any(|i| value_of(i, p) != first)
-        })
-        .collect();
-    // A swept `method` reads as the method column when its values and the labels match one
-    // to one.
-    if differing.iter().any(|p| p == "method") {
-        let mut values: Vec<String> = Vec::new();
-        let mut labels: Vec<&str> = Vec::new();
-        for (i, c) in configs.iter().enumerate() {
-            let v = value_of(i, "method")
-                .map(|v| v.to_string())
-                .unwrap_or_default();
-            if !values.contains(&v) {
-                values.push(v);
-            }
-            if !labels.contains(&c.method.label()) {
-                labels.push(c.method.label());
-            }
-        }
-        if values.len() == labels.len() {
-            differing.retain(|p| p != "method");
-        }
-    }
     let mut columns: Vec<String> = differing.iter().map(|p| short_path(p)).collect();
     if several_versions {
         columns.insert(0, "version".into());
@@ -294,129 +261,13 @@ pub fn load_versions(
         });
     }
 
-    // Entities: each run's own method, and one IN+bicubic per stage-1 InpaintNet.
-    let label_of = |method: &str, variant: &[(String, String)]| {
-        if variant.is_empty() {
-            method.to_string()
-        } else {
-            let v: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{method} ({})", v.join(", "))
-        }
-    };
-    let mut entities: Vec<Entity> = Vec::new();
-    // (run key, metric method) -> entity label, for the rows this report takes.
-    let mut source: HashMap<(String, String), String> = HashMap::new();
-    let add = |entities: &mut Vec<Entity>,
-               method: &str,
-               variant: Vec<(String, String)>,
-               seed: i64,
-               run: &str,
-               distinguish: &str| {
-        let mut label = label_of(method, &variant);
-        let taken = |label: &str| {
-            entities
-                .iter()
-                .find(|e| e.label == label)
-                .is_some_and(|e| e.runs.iter().any(|(s, _)| *s == seed))
-        };
-        if taken(&label) {
-            label = format!("{label} [{distinguish}]");
-        }
-        match entities.iter_mut().find(|e| e.label == label) {
-            Some(e) => e.runs.push((seed, run.to_string())),
-            None => entities.push(Entity {
-                label: label.clone(),
-                method: method.to_string(),
-                variant,
-                runs: vec![(seed, run.to_string())],
-            }),
-        }
-        label
-    };
-    for r in runs.iter().filter(|r| r.method != IN_BICUBIC) {
-        let label = add(
-            &mut entities,
-            &r.method,
-            r.variant.clone(),
-            r.row.seed,
-            &r.row.key,
-            &r.row.key[..6.min(r.row.key.len())],
-        );
-        source.insert((r.row.key.clone(), r.method.clone()), label);
-    }
     let groups_stored = store.metric_groups(experiment)?;
-    let with_bicubic_rows: std::collections::HashSet<&str> = groups_stored
+    let with_bicubic_rows: HashSet<&str> = groups_stored
         .iter()
         .filter(|g| g.method == IN_BICUBIC)
         .map(|g| g.run_key.as_str())
         .collect();
-    // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
-    // place in the order.
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, r) in runs.iter().enumerate() {
-        match groups.iter_mut().find(|g| g.0 == r.stage1) {
-            Some(g) => g.1.push(i),
-            None => groups.push((r.stage1.clone(), vec![i])),
-        }
-    }
-    for (stage1, members) in &groups {
-        // Runs that have not reached stage 1 yet have no IN+bicubic of their own.
-        let started = members.iter().any(|&m| {
-            runs[m].method == IN_BICUBIC
-                || runs[m].stages.iter().any(|s| s.stage == "stage1")
-                || with_bicubic_rows.contains(runs[m].row.key.as_str())
-        });
-        if !started {
-            continue;
-        }
-        let first = &runs[members[0]];
-        let variant: Vec<(String, String)> = first
-            .variant
-            .iter()
-            .filter(|(k, v)| {
-                members
-                    .iter()
-                    .all(|&m| runs[m].variant.iter().any(|(k2, v2)| k2 == k && v2 == v))
-            })
-            .cloned()
-            .collect();
-        // The run whose IN+bicubic rows stand for the group: an explicit in_bicubic run if
-        // there is one, else the first.
-        let owner = members
-            .iter()
-            .copied()
-            .find(|&m| runs[m].method == IN_BICUBIC)
-            .unwrap_or(members[0]);
-        let label = add(
-            &mut entities,
-            IN_BICUBIC,
-            variant,
-            first.row.seed,
-            &runs[owner].row.key,
-            &stage1[..stage1.len().min(16)],
-        );
-        for &m in members {
-            source.insert(
-                (runs[m].row.key.clone(), IN_BICUBIC.to_string()),
-                label.clone(),
-            );
-        }
-    }
-    // Order: the runs' own methods in run order, with IN+bicubic where an explicit in_bicubic
-    // run stands, else after them.
-    let position = |e: &Entity| -> usize {
-        let (_, key) = &e.runs[0];
-        let ordinal = runs.iter().position(|r| &r.row.key == key).unwrap_or(0);
-        if e.method == IN_BICUBIC && runs[ordinal].method != IN_BICUBIC {
-            runs.len() + ordinal
-        } else {
-            ordinal
-        }
-    };
-    entities.sort_by_key(|e| position(e));
-    for e in &mut entities {
-        e.runs.sort();
-    }
+    let (entities, source) = entities(&runs, &with_bicubic_rows);
 
     // Metric rows: each entity takes, per protocol, the rows of one run per seed (the group's
     // IN+bicubic rows come from the first member run that has them). The choice is made on the
@@ -654,4 +505,300 @@ pub fn utc(seconds: f64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// The swept paths whose values differ between runs (`swept[i]`: run i's `(path, value)`), in
+/// first-seen order: the report's variant columns. A swept `method` is no column when its values
+/// and the runs' method labels (`labels[i]`) match one to one: the method column says it all.
+fn differing_paths(swept: &[Vec<(String, Value)>], labels: &[&str]) -> Vec<String> {
+    let value_of = |i: usize, path: &str| -> Option<&Value> {
+        swept[i].iter().find(|(p, _)| p == path).map(|(_, v)| v)
+    };
+    let mut paths: Vec<String> = Vec::new();
+    for pairs in swept {
+        for (p, _) in pairs {
+            if !paths.contains(p) {
+                paths.push(p.clone());
+            }
+        }
+    }
+    let value_of = |i: usize, path: &str| -> Option<&Value> {
+        swept[i].iter().find(|(p, _)| p == path).map(|(_, v)| v)
+    };
+    let mut differing: Vec<String> = paths
+        .into_iter()
+        .filter(|p| {
+            let first = value_of(0, p);
+            (1..swept.len()).any(|i| value_of(i, p) != first)
+        })
+        .collect();
+    // A swept `method` reads as the method column when its values and the labels match one
+    // to one.
+    if differing.iter().any(|p| p == "method") {
+        let mut values: Vec<String> = Vec::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        for (i, label) in labels.iter().enumerate() {
+            let v = value_of(i, "method")
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            if !values.contains(&v) {
+                values.push(v);
+            }
+            if !distinct.contains(label) {
+                distinct.push(label);
+            }
+        }
+        if values.len() == distinct.len() {
+            differing.retain(|p| p != "method");
+        }
+    }
+    differing
+}
+
+/// The rows of the report's tables: each run's own method under its variant (seeds of one
+/// configuration together), and one IN+bicubic per stage-1 InpaintNet, taken from the runs
+/// behind it (an explicit `in_bicubic` run stands for its group; a group none of whose runs has
+/// reached stage 1, nor has IN+bicubic rows in `with_bicubic_rows`, has none yet). Also returns
+/// which entity each (run key, metric method) feeds. Entities are in run order, with IN+bicubic
+/// where an explicit in_bicubic run stands, else after the runs' own methods.
+fn entities(
+    runs: &[RunInfo],
+    with_bicubic_rows: &HashSet<&str>,
+) -> (Vec<Entity>, HashMap<(String, String), String>) {
+    // Entities: each run's own method, and one IN+bicubic per stage-1 InpaintNet.
+    let label_of = |method: &str, variant: &[(String, String)]| {
+        if variant.is_empty() {
+            method.to_string()
+        } else {
+            let v: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{method} ({})", v.join(", "))
+        }
+    };
+    let mut entities: Vec<Entity> = Vec::new();
+    // (run key, metric method) -> entity label, for the rows this report takes.
+    let mut source: HashMap<(String, String), String> = HashMap::new();
+    let add = |entities: &mut Vec<Entity>,
+               method: &str,
+               variant: Vec<(String, String)>,
+               seed: i64,
+               run: &str,
+               distinguish: &str| {
+        let mut label = label_of(method, &variant);
+        let taken = |label: &str| {
+            entities
+                .iter()
+                .find(|e| e.label == label)
+                .is_some_and(|e| e.runs.iter().any(|(s, _)| *s == seed))
+        };
+        if taken(&label) {
+            label = format!("{label} [{distinguish}]");
+        }
+        match entities.iter_mut().find(|e| e.label == label) {
+            Some(e) => e.runs.push((seed, run.to_string())),
+            None => entities.push(Entity {
+                label: label.clone(),
+                method: method.to_string(),
+                variant,
+                runs: vec![(seed, run.to_string())],
+            }),
+        }
+        label
+    };
+    for r in runs.iter().filter(|r| r.method != IN_BICUBIC) {
+        let label = add(
+            &mut entities,
+            &r.method,
+            r.variant.clone(),
+            r.row.seed,
+            &r.row.key,
+            &r.row.key[..6.min(r.row.key.len())],
+        );
+        source.insert((r.row.key.clone(), r.method.clone()), label);
+    }
+    // IN+bicubic: group runs by stage 1 (in run order); an explicit in_bicubic run keeps its
+    // place in the order.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        match groups.iter_mut().find(|g| g.0 == r.stage1) {
+            Some(g) => g.1.push(i),
+            None => groups.push((r.stage1.clone(), vec![i])),
+        }
+    }
+    for (stage1, members) in &groups {
+        // Runs that have not reached stage 1 yet have no IN+bicubic of their own.
+        let started = members.iter().any(|&m| {
+            runs[m].method == IN_BICUBIC
+                || runs[m].stages.iter().any(|s| s.stage == "stage1")
+                || with_bicubic_rows.contains(runs[m].row.key.as_str())
+        });
+        if !started {
+            continue;
+        }
+        let first = &runs[members[0]];
+        let variant: Vec<(String, String)> = first
+            .variant
+            .iter()
+            .filter(|(k, v)| {
+                members
+                    .iter()
+                    .all(|&m| runs[m].variant.iter().any(|(k2, v2)| k2 == k && v2 == v))
+            })
+            .cloned()
+            .collect();
+        // The run whose IN+bicubic rows stand for the group: an explicit in_bicubic run if
+        // there is one, else the first.
+        let owner = members
+            .iter()
+            .copied()
+            .find(|&m| runs[m].method == IN_BICUBIC)
+            .unwrap_or(members[0]);
+        let label = add(
+            &mut entities,
+            IN_BICUBIC,
+            variant,
+            first.row.seed,
+            &runs[owner].row.key,
+            &stage1[..stage1.len().min(16)],
+        );
+        for &m in members {
+            source.insert(
+                (runs[m].row.key.clone(), IN_BICUBIC.to_string()),
+                label.clone(),
+            );
+        }
+    }
+    // Order: the runs' own methods in run order, with IN+bicubic where an explicit in_bicubic
+    // run stands, else after them.
+    let position = |e: &Entity| -> usize {
+        let (_, key) = &e.runs[0];
+        let ordinal = runs.iter().position(|r| &r.row.key == key).unwrap_or(0);
+        if e.method == IN_BICUBIC && runs[ordinal].method != IN_BICUBIC {
+            runs.len() + ordinal
+        } else {
+            ordinal
+        }
+    };
+    entities.sort_by_key(|e| position(e));
+    for e in &mut entities {
+        e.runs.sort();
+    }
+    (entities, source)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::harness::store::{RunStatus, StageStatus};
+
+    fn run(key: &str, method: &str, seed: i64, stage1: Option<&str>) -> RunInfo {
+        let row = RunRow {
+            key: key.into(),
+            experiment: "e".into(),
+            name: format!("{method},seed={seed}"),
+            ordinal: 0,
+            seed,
+            swept: "{}".into(),
+            config: "{}".into(),
+            status: RunStatus::Done,
+            attempts: 1,
+            worker: None,
+            host: None,
+            device: None,
+            git_commit: None,
+            git_dirty: None,
+            heartbeat: None,
+            enqueued_at: 0.0,
+            started_at: None,
+            finished_at: None,
+            train_seconds: None,
+            eval_seconds: None,
+            artifacts: None,
+            error: None,
+            version: 1,
+            last_version: 1,
+            prunable: false,
+        };
+        let stages = stage1
+            .map(|k| StageRow {
+                stage: "stage1".into(),
+                status: StageStatus::Done,
+                shared_key: Some(k.into()),
+                ..StageRow::default()
+            })
+            .into_iter()
+            .collect();
+        RunInfo {
+            method: method.into(),
+            variant: Vec::new(),
+            protocols: vec!["random".into()],
+            stage1: stage1.unwrap_or(key).into(),
+            stages,
+            row,
+        }
+    }
+
+    #[test]
+    fn a_swept_method_is_no_column_and_constant_paths_are_dropped() {
+        let swept = |m: &str, lr: f64| {
+            vec![
+                ("method".to_string(), json!({"type": m})),
+                ("stages.stage2.lr".to_string(), json!(lr)),
+                ("data.split".to_string(), json!("official")),
+            ]
+        };
+        let runs = [swept("in_vdsr", 0.1), swept("ofhnet", 0.2)];
+        assert_eq!(
+            differing_paths(&runs, &["in_vdsr", "ofhnet"]),
+            ["stages.stage2.lr"]
+        );
+        // Two presets of one method: the method values differ but the labels do not, so the
+        // column stays.
+        let runs = [
+            vec![("method".to_string(), json!({"type": "ofhnet", "preset": "tiny"}))],
+            vec![("method".to_string(), json!({"type": "ofhnet", "preset": "cpu"}))],
+        ];
+        assert_eq!(differing_paths(&runs, &["ofhnet", "ofhnet"]), ["method"]);
+    }
+
+    #[test]
+    fn seeds_make_one_entity_and_each_inpaintnet_its_in_bicubic_seed() {
+        // table1's shape: an explicit IN+bicubic run, OFHNet at seeds 0..2 (seeds 1 and 2
+        // behind their own InpaintNets), and a run that has not reached stage 1 yet.
+        let runs = [
+            run("k-bicubic", IN_BICUBIC, 0, Some("stage1-a")),
+            run("k-of0", "ofhnet", 0, Some("stage1-a")),
+            run("k-of1", "ofhnet", 1, Some("stage1-b")),
+            run("k-of2", "ofhnet", 2, Some("stage1-c")),
+            run("k-vdsr", "in_vdsr", 0, None),
+        ];
+        let (found, source) = entities(&runs, &HashSet::new());
+        let rows: Vec<(&str, Vec<(i64, &str)>)> = found
+            .iter()
+            .map(|e| {
+                let runs = e.runs.iter().map(|(s, k)| (*s, k.as_str())).collect();
+                (e.label.as_str(), runs)
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("in_bicubic", vec![(0, "k-bicubic"), (1, "k-of1"), (2, "k-of2")]),
+                ("ofhnet", vec![(0, "k-of0"), (1, "k-of1"), (2, "k-of2")]),
+                ("in_vdsr", vec![(0, "k-vdsr")]),
+            ]
+        );
+        // OFHNet seed 1's IN+bicubic rows come from its own run (its InpaintNet); seed 0's
+        // from the explicit run, which stands for its group.
+        let feeds = |key: &str, method: &str| source.get(&(key.into(), method.into())).cloned();
+        assert_eq!(feeds("k-of1", IN_BICUBIC).as_deref(), Some("in_bicubic"));
+        assert_eq!(feeds("k-of0", IN_BICUBIC).as_deref(), Some("in_bicubic"));
+        assert_eq!(feeds("k-of2", "ofhnet").as_deref(), Some("ofhnet"));
+        assert_eq!(feeds("k-vdsr", IN_BICUBIC), None, "not at stage 1 yet");
+        // Once its IN+bicubic rows are stored, a run counts as started.
+        let stored: HashSet<&str> = ["k-vdsr"].into_iter().collect();
+        let (found, _) = entities(&runs, &stored);
+        assert!(found.iter().any(|e| e.label == "in_bicubic [k-vdsr]"), "{found:?}");
+    }
 }

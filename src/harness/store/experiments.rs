@@ -5,19 +5,8 @@ use sqlx::AssertSqlSafe;
 
 use super::{Store, db_error, now, placeholders};
 use crate::harness::experiment::Experiment;
-use crate::harness::sweep::RunSpec;
+use crate::harness::sweep::{FieldChange, RunSpec};
 use crate::{Error, Result};
-
-/// One field whose value differs between two configurations.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FieldChange {
-    /// Dotted path, e.g. `stages.stage2.steps`.
-    pub path: String,
-    /// The value before (`-` when the field was absent).
-    pub old: String,
-    /// The value after.
-    pub new: String,
-}
 
 /// A run that [`Store::enqueue`] added.
 #[derive(Clone, Debug)]

@@ -36,7 +36,8 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor, Row, SqlSafeStr};
 
 use crate::{Error, Result};
 
-pub use experiments::{AddedRun, EnqueueReport, FieldChange};
+pub use crate::harness::sweep::FieldChange;
+pub use experiments::{AddedRun, EnqueueReport};
 pub use metrics::{MetricGroup, MetricMeans, MetricRow};
 pub use queue::{RunRow, RunStatus, StatusCounts, Versions, WorkerInfo};
 pub use shared::{SharedClaim, SharedRow, SharedStatus};
