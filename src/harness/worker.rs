@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use burn::tensor::Device;
 use indicatif::ProgressBar;
 
-use super::experiment::{DataSpec, PruneSpec};
+use super::experiment::{DataSpec, Experiment, PruneSpec};
 use super::keys::{Got, Stage1Key, ensure_shared, landmark_key, landmark_networks, stage2_key};
 use super::store::{self, RunRow, RunStatus, StageRow, StageStatus, Store, Versions, WorkerInfo};
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
@@ -411,242 +411,291 @@ fn execute(
     run: &RunRow,
 ) -> Result<Outcome> {
     let exp = run.experiment_config()?;
-    let out = run_dir(&options.results, run);
-    let shared_root = options.results.join(&run.experiment).join("shared");
     let data = ensure_dataset(&exp.data, options)?;
-    let train_split = data.split("train")?;
-    let started = Instant::now();
-
-    // The semantic structure loss's landmark network: named in the file, or trained (once, shared)
-    // from `landmarks.loss`.
-    let mut config = exp.train_config(run.seed as u64);
-    // Stage 2's shared key: the configuration before the landmark network's directory is filled
-    // in (that directory depends on which experiment trained it first), plus its spec.
-    let s2_key = stage2_key(&exp.data, &config, exp.landmarks.loss.as_ref());
-    if let Some(block) = config.losses.semantic.as_mut()
-        && let Some((_, _, spec)) = landmark_networks(&exp)
-            .into_iter()
-            .find(|(role, _, _)| *role == "loss")
-    {
-        block.network = Some(ensure_landmarks(
-            store,
-            &exp.data,
-            &spec,
-            &data,
-            &shared_root,
-            run,
-            device,
-            options,
-        )?);
-    }
-
-    // Stage 1, shared by every run with the same stage-1 configuration.
-    let s1 = Stage1Key::of(&config);
-    let s1_key = s1.key(&exp.data);
-    let stage1_started = Instant::now();
-    let got = ensure_shared(
+    let ctx = RunContext {
         store,
-        &s1_key,
-        "stage1",
-        &shared_root.join(&s1_key),
-        &run.key,
-        (&options.cancel, options.poll),
-        |path| {
-            let bar = (options.progress)(0, "stage 1");
-            let report = train(
-                &s1.config(),
-                &train_split,
-                &TrainOptions {
-                    out: path.to_path_buf(),
-                    resume: true,
-                    stage1_only: true,
-                    cancel: options.cancel.clone(),
-                    ..TrainOptions::default()
-                },
-                device,
-                &bar,
-            )?;
-            bar.finish_and_clear();
-            store_curves(store, &run.key, &path.join(files::LOG))?;
-            let seconds = stage1_started.elapsed().as_secs_f64();
-            store.record_stage(
-                &run.key,
-                &done_row(
-                    "stage1",
-                    &s1_key,
-                    &path.join(files::INPAINT),
-                    Some((&report.stage1, seconds)),
-                ),
-            )
-        },
-    )?;
-    let inpaint = got.path().join(files::INPAINT);
-    if let Got::Reused(_) = got {
-        store.record_stage(&run.key, &done_row("stage1", &s1_key, &inpaint, None))?;
-    }
-
-    // Stage 2: a learned generator in the run's own directory (resuming its checkpoints), or
-    // IN+Ma's dictionaries, or nothing (IN+bicubic).
-    let mut model_dir = None;
-    let dictionaries = if exp.method.trains_stage2() {
-        let got = ensure_shared(
-            store,
-            &s2_key,
-            "stage2",
-            &shared_root.join(&s2_key),
-            &run.key,
-            (&options.cancel, options.poll),
-            |path| {
-                let validate = match &config.stage2.validation {
-                    Some(v) => Some(validator(Arc::new(data.split(&v.split)?), v.faces, device)?),
-                    None => None,
-                };
-                let stage = Stage2 {
-                    config: &config,
-                    train_split: &train_split,
-                    validate,
-                    prune: exp
-                        .prune
-                        .as_ref()
-                        .filter(|_| run.prunable)
-                        .zip(config.stage2.validation.as_ref())
-                        .map(|(p, v)| median_pruner(store, run, p, v.metric.term())),
-                    out: path,
-                    inpaint: &inpaint,
-                    key: &s2_key,
-                };
-                train_generator(store, run, &stage, device, options)
-            },
-        )?;
-        if let Got::Reused(path) = &got {
-            eprintln!(
-                "{}: stage 2: reusing {} ({})",
-                run.name,
-                path.display(),
-                &s2_key
-            );
-            let checkpoint = path.join(files::UPSAMPLE);
-            store.record_stage(&run.key, &done_row("stage2", &s2_key, &checkpoint, None))?;
-        }
-        model_dir = Some(got.path().to_path_buf());
-        None
-    } else if let Some(pp) = exp.method.position_patch() {
-        let t = Instant::now();
-        let built = PositionPatch::build(&train_split, &pp)?;
-        eprintln!(
-            "{}: IN+Ma dictionaries: {} positions from {} faces in {:.1}s",
-            run.name,
-            built.positions(),
-            built.train_faces,
-            t.elapsed().as_secs_f64()
-        );
-        store.record_stage(
-            &run.key,
-            &StageRow {
-                stage: "stage2".into(),
-                status: StageStatus::Done,
-                seconds: Some(t.elapsed().as_secs_f64()),
-                ..StageRow::default()
-            },
-        )?;
-        Some(built)
-    } else {
-        None
+        device,
+        options,
+        run,
+        exp: &exp,
+        train_split: data.split("train")?,
+        data: &data,
+        shared_root: options.results.join(&run.experiment).join("shared"),
     };
+    let started = Instant::now();
+    let (config, s2_key) = ctx.train_config()?;
+    let inpaint = ctx.stage1(&config)?;
+    let stage2 = ctx.stage2(&config, &s2_key, &inpaint)?;
     let train_seconds = started.elapsed().as_secs_f64();
-
-    // Evaluation: every protocol not yet stored.
     let eval_started = Instant::now();
-    let detector: Option<LandmarkNet> = match &exp.landmarks.eval {
-        Some(spec) => {
-            let dir = ensure_landmarks(
-                store,
-                &exp.data,
-                spec,
-                &data,
-                &shared_root,
-                run,
-                device,
-                options,
-            )?;
-            Some(load_landmark_net(&dir, device)?)
-        }
-        None => None,
-    };
-    // A learned method's model directory holds its InpaintNet too; the others load stage 1's.
-    let model = match &model_dir {
-        Some(dir) => Some(Model::load(dir, device)?),
-        None => None,
-    };
-    let inpaint_net: InpaintNet;
-    let pipeline = match &model {
-        Some(m) => Pipeline {
-            inpaint: &m.inpaint,
-            composite: m.config.composite,
-            device,
-            method: exp.method.label(),
-            upscale: Upscale::Network(&m.generator),
-        },
-        None => {
-            inpaint_net = load_module(config.inpaint_config().init(device), &inpaint)?.valid();
-            Pipeline {
-                inpaint: &inpaint_net,
-                composite: config.composite,
-                device,
-                method: exp.method.label(),
-                upscale: match &dictionaries {
-                    Some(pp) => Upscale::PositionPatch(pp),
-                    None => Upscale::Bicubic,
-                },
-            }
-        }
-    };
-    let test = data.split(&exp.evaluation.split)?;
-    let index: HashMap<&str, i64> = test
-        .names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.as_str(), i as i64))
-        .collect();
-    let done = store.evaluated(&run.key)?;
-    for protocol in &exp.evaluation.protocols {
-        let label = protocol.to_string();
-        if done.contains(&label) {
-            continue;
-        }
-        options.cancel.check()?;
-        let t = Instant::now();
-        let bar = (options.progress)(0, "evaluating");
-        let eval_options = EvalOptions {
-            occlusion: *protocol,
-            batch_size: exp.evaluation.batch_size,
-            limit: exp.evaluation.limit,
-            ..EvalOptions::default()
-        };
-        let rows = evaluate_pipeline(&pipeline, &test, detector.as_ref(), &eval_options, &bar)?;
-        bar.finish_and_clear();
-        // A few faces kept as pictures for the report's image grids.
-        save_samples(
-            &pipeline,
-            &test,
-            &eval_options,
-            &out.join(files::SAMPLES).join(label.replace(':', "-")),
-            SAMPLE_FACES,
-        )?;
-        write_csv(
-            &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
-            &rows,
-        )?;
-        let indexed: Vec<(i64, _)> = rows
-            .into_iter()
-            .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
-            .collect();
-        store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
-    }
+    ctx.evaluate(&config, &inpaint, &stage2)?;
     Ok(Outcome {
         train_seconds,
         eval_seconds: eval_started.elapsed().as_secs_f64(),
     })
+}
+
+/// What a run's stages share: the store, the device, the worker's options, the run and its
+/// experiment, the data and where shared models live.
+struct RunContext<'a> {
+    store: &'a Store,
+    device: &'a Device,
+    options: &'a WorkerOptions,
+    run: &'a RunRow,
+    exp: &'a Experiment,
+    data: &'a Dataset,
+    train_split: crate::data::dataset::Split,
+    shared_root: PathBuf,
+}
+
+/// What stage 2 left for evaluation.
+enum Stage2Output {
+    /// A learned generator's model directory (its InpaintNet included).
+    Model(PathBuf),
+    /// IN+Ma's dictionaries.
+    Dictionaries(PositionPatch),
+    /// IN+bicubic: nothing to train.
+    Bicubic,
+}
+
+impl RunContext<'_> {
+    /// The run's training configuration, with the semantic structure loss's landmark network
+    /// (named in the file, or trained once, shared, from `landmarks.loss`), and stage 2's shared
+    /// key: the configuration before the landmark network's directory is filled in (that
+    /// directory depends on which experiment trained it first), plus its spec.
+    fn train_config(&self) -> Result<(TrainConfig, String)> {
+        let exp = self.exp;
+        let mut config = exp.train_config(self.run.seed as u64);
+        let s2_key = stage2_key(&exp.data, &config, exp.landmarks.loss.as_ref());
+        if let Some(block) = config.losses.semantic.as_mut()
+            && let Some((_, _, spec)) = landmark_networks(exp)
+                .into_iter()
+                .find(|(role, _, _)| *role == "loss")
+        {
+            block.network = Some(self.landmarks(&spec)?);
+        }
+        Ok((config, s2_key))
+    }
+
+    /// A landmark network, trained once and shared.
+    fn landmarks(&self, spec: &LandmarkSpec) -> Result<PathBuf> {
+        ensure_landmarks(
+            self.store,
+            &self.exp.data,
+            spec,
+            self.data,
+            &self.shared_root,
+            self.run,
+            self.device,
+            self.options,
+        )
+    }
+
+    /// Stage 1, shared by every run with the same stage-1 configuration: the InpaintNet's file.
+    fn stage1(&self, config: &TrainConfig) -> Result<PathBuf> {
+        let (store, run, options) = (self.store, self.run, self.options);
+        let s1 = Stage1Key::of(config);
+        let s1_key = s1.key(&self.exp.data);
+        let stage1_started = Instant::now();
+        let got = ensure_shared(
+            store,
+            &s1_key,
+            "stage1",
+            &self.shared_root.join(&s1_key),
+            &run.key,
+            (&options.cancel, options.poll),
+            |path| {
+                let bar = (options.progress)(0, "stage 1");
+                let report = train(
+                    &s1.config(),
+                    &self.train_split,
+                    &TrainOptions {
+                        out: path.to_path_buf(),
+                        resume: true,
+                        stage1_only: true,
+                        cancel: options.cancel.clone(),
+                        ..TrainOptions::default()
+                    },
+                    self.device,
+                    &bar,
+                )?;
+                bar.finish_and_clear();
+                store_curves(store, &run.key, &path.join(files::LOG))?;
+                let seconds = stage1_started.elapsed().as_secs_f64();
+                store.record_stage(
+                    &run.key,
+                    &done_row(
+                        "stage1",
+                        &s1_key,
+                        &path.join(files::INPAINT),
+                        Some((&report.stage1, seconds)),
+                    ),
+                )
+            },
+        )?;
+        let inpaint = got.path().join(files::INPAINT);
+        if let Got::Reused(_) = got {
+            store.record_stage(&run.key, &done_row("stage1", &s1_key, &inpaint, None))?;
+        }
+        Ok(inpaint)
+    }
+
+    /// Stage 2: a learned generator (shared by key, resuming its checkpoints), IN+Ma's
+    /// dictionaries, or nothing (IN+bicubic).
+    fn stage2(&self, config: &TrainConfig, s2_key: &str, inpaint: &Path) -> Result<Stage2Output> {
+        let (store, run, options, exp) = (self.store, self.run, self.options, self.exp);
+        if exp.method.trains_stage2() {
+            let got = ensure_shared(
+                store,
+                s2_key,
+                "stage2",
+                &self.shared_root.join(s2_key),
+                &run.key,
+                (&options.cancel, options.poll),
+                |path| {
+                    let validate = match &config.stage2.validation {
+                        Some(v) => Some(validator(
+                            Arc::new(self.data.split(&v.split)?),
+                            v.faces,
+                            self.device,
+                        )?),
+                        None => None,
+                    };
+                    let stage = Stage2 {
+                        config,
+                        train_split: &self.train_split,
+                        validate,
+                        prune: exp
+                            .prune
+                            .as_ref()
+                            .filter(|_| run.prunable)
+                            .zip(config.stage2.validation.as_ref())
+                            .map(|(p, v)| median_pruner(store, run, p, v.metric.term())),
+                        out: path,
+                        inpaint,
+                        key: s2_key,
+                    };
+                    train_generator(store, run, &stage, self.device, options)
+                },
+            )?;
+            if let Got::Reused(path) = &got {
+                eprintln!(
+                    "{}: stage 2: reusing {} ({})",
+                    run.name,
+                    path.display(),
+                    s2_key
+                );
+                let checkpoint = path.join(files::UPSAMPLE);
+                store.record_stage(&run.key, &done_row("stage2", s2_key, &checkpoint, None))?;
+            }
+            Ok(Stage2Output::Model(got.path().to_path_buf()))
+        } else if let Some(pp) = exp.method.position_patch() {
+            let t = Instant::now();
+            let built = PositionPatch::build(&self.train_split, &pp)?;
+            eprintln!(
+                "{}: IN+Ma dictionaries: {} positions from {} faces in {:.1}s",
+                run.name,
+                built.positions(),
+                built.train_faces,
+                t.elapsed().as_secs_f64()
+            );
+            store.record_stage(
+                &run.key,
+                &StageRow {
+                    stage: "stage2".into(),
+                    status: StageStatus::Done,
+                    seconds: Some(t.elapsed().as_secs_f64()),
+                    ..StageRow::default()
+                },
+            )?;
+            Ok(Stage2Output::Dictionaries(built))
+        } else {
+            Ok(Stage2Output::Bicubic)
+        }
+    }
+
+    /// Evaluates every protocol of the run not yet in the store: per-face metric rows (one
+    /// transaction per protocol), a CSV beside them and a few sample faces for the grids.
+    fn evaluate(&self, config: &TrainConfig, inpaint: &Path, stage2: &Stage2Output) -> Result<()> {
+        let (store, run, options, exp, device) =
+            (self.store, self.run, self.options, self.exp, self.device);
+        let out = run_dir(&options.results, run);
+        let detector: Option<LandmarkNet> = match &exp.landmarks.eval {
+            Some(spec) => Some(load_landmark_net(&self.landmarks(spec)?, device)?),
+            None => None,
+        };
+        // A learned method's model directory holds its InpaintNet too; the others load stage 1's.
+        let model = match stage2 {
+            Stage2Output::Model(dir) => Some(Model::load(dir, device)?),
+            _ => None,
+        };
+        let inpaint_net: InpaintNet;
+        let pipeline = match &model {
+            Some(m) => Pipeline {
+                inpaint: &m.inpaint,
+                composite: m.config.composite,
+                device,
+                method: exp.method.label(),
+                upscale: Upscale::Network(&m.generator),
+            },
+            None => {
+                inpaint_net = load_module(config.inpaint_config().init(device), inpaint)?.valid();
+                Pipeline {
+                    inpaint: &inpaint_net,
+                    composite: config.composite,
+                    device,
+                    method: exp.method.label(),
+                    upscale: match stage2 {
+                        Stage2Output::Dictionaries(pp) => Upscale::PositionPatch(pp),
+                        _ => Upscale::Bicubic,
+                    },
+                }
+            }
+        };
+        let test = self.data.split(&exp.evaluation.split)?;
+        let index: HashMap<&str, i64> = test
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as i64))
+            .collect();
+        let done = store.evaluated(&run.key)?;
+        for protocol in &exp.evaluation.protocols {
+            let label = protocol.to_string();
+            if done.contains(&label) {
+                continue;
+            }
+            options.cancel.check()?;
+            let t = Instant::now();
+            let bar = (options.progress)(0, "evaluating");
+            let eval_options = EvalOptions {
+                occlusion: *protocol,
+                batch_size: exp.evaluation.batch_size,
+                limit: exp.evaluation.limit,
+                ..EvalOptions::default()
+            };
+            let rows = evaluate_pipeline(&pipeline, &test, detector.as_ref(), &eval_options, &bar)?;
+            bar.finish_and_clear();
+            // A few faces kept as pictures for the report's image grids.
+            save_samples(
+                &pipeline,
+                &test,
+                &eval_options,
+                &out.join(files::SAMPLES).join(label.replace(':', "-")),
+                SAMPLE_FACES,
+            )?;
+            write_csv(
+                &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
+                &rows,
+            )?;
+            let indexed: Vec<(i64, _)> = rows
+                .into_iter()
+                .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
+                .collect();
+            store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
+        }
+        Ok(())
+    }
 }
 
 /// What one stage-2 training needs.
