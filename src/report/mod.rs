@@ -511,9 +511,6 @@ pub fn utc(seconds: f64) -> String {
 /// first-seen order: the report's variant columns. A swept `method` is no column when its values
 /// and the runs' method labels (`labels[i]`) match one to one: the method column says it all.
 fn differing_paths(swept: &[Vec<(String, Value)>], labels: &[&str]) -> Vec<String> {
-    let value_of = |i: usize, path: &str| -> Option<&Value> {
-        swept[i].iter().find(|(p, _)| p == path).map(|(_, v)| v)
-    };
     let mut paths: Vec<String> = Vec::new();
     for pairs in swept {
         for (p, _) in pairs {
@@ -756,8 +753,14 @@ mod tests {
         // Two presets of one method: the method values differ but the labels do not, so the
         // column stays.
         let runs = [
-            vec![("method".to_string(), json!({"type": "ofhnet", "preset": "tiny"}))],
-            vec![("method".to_string(), json!({"type": "ofhnet", "preset": "cpu"}))],
+            vec![(
+                "method".to_string(),
+                json!({"type": "ofhnet", "preset": "tiny"}),
+            )],
+            vec![(
+                "method".to_string(),
+                json!({"type": "ofhnet", "preset": "cpu"}),
+            )],
         ];
         assert_eq!(differing_paths(&runs, &["ofhnet", "ofhnet"]), ["method"]);
     }
@@ -784,7 +787,10 @@ mod tests {
         assert_eq!(
             rows,
             [
-                ("in_bicubic", vec![(0, "k-bicubic"), (1, "k-of1"), (2, "k-of2")]),
+                (
+                    "in_bicubic",
+                    vec![(0, "k-bicubic"), (1, "k-of1"), (2, "k-of2")]
+                ),
                 ("ofhnet", vec![(0, "k-of0"), (1, "k-of1"), (2, "k-of2")]),
                 ("in_vdsr", vec![(0, "k-vdsr")]),
             ]
@@ -799,6 +805,9 @@ mod tests {
         // Once its IN+bicubic rows are stored, a run counts as started.
         let stored: HashSet<&str> = ["k-vdsr"].into_iter().collect();
         let (found, _) = entities(&runs, &stored);
-        assert!(found.iter().any(|e| e.label == "in_bicubic [k-vdsr]"), "{found:?}");
+        assert!(
+            found.iter().any(|e| e.label == "in_bicubic [k-vdsr]"),
+            "{found:?}"
+        );
     }
 }
