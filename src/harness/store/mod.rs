@@ -506,13 +506,13 @@ macro_rules! status_enum {
         }
 
         impl TryFrom<String> for $name {
-            type Error = super::UnknownStatus;
+            type Error = $crate::harness::store::UnknownStatus;
             fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
                 $name::ALL
                     .iter()
                     .copied()
                     .find(|v| v.as_str() == s)
-                    .ok_or(super::UnknownStatus { what: $what, found: s })
+                    .ok_or($crate::harness::store::UnknownStatus { what: $what, found: s })
             }
         }
 
@@ -549,7 +549,7 @@ macro_rules! from_row {
                 #[allow(unused_imports)]
                 use sqlx::Row;
                 Ok($ty {
-                    $($field: super::from_row!(@get row, super::from_row!(@col $field $(, $col)?) $(, $how)?)),*
+                    $($field: $crate::harness::store::from_row!(@get row, $crate::harness::store::from_row!(@col $field $(, $col)?) $(, $how)?)),*
                 })
             }
         }
@@ -557,7 +557,7 @@ macro_rules! from_row {
     (@col $field:ident) => { stringify!($field) };
     (@col $field:ident, $col:literal) => { $col };
     (@get $row:ident, $col:expr) => { $row.try_get($col)? };
-    (@get $row:ident, $col:expr, status) => { super::read_status($row, $col)? };
+    (@get $row:ident, $col:expr, status) => { $crate::harness::store::read_status($row, $col)? };
     (@get $row:ident, $col:expr, flag) => { $row.try_get::<i64, _>($col)? != 0 };
     (@get $row:ident, $col:expr, path) => {
         std::path::PathBuf::from($row.try_get::<String, _>($col)?)
