@@ -3,10 +3,14 @@
 # stands: every run is claimed from the store, every stage resumes from its checkpoints, and a
 # run whose worker died is requeued on the next start. Then it regenerates reports/paper.
 #
-#   scripts/paper-suite.sh [--db FILE] [--bin OFHNET] [--reports-only] [--with-tune]
+#   scripts/paper-suite.sh [--db FILE] [--results DIR] [--bin OFHNET] [--overrides FILE]...
+#                          [--reports-only] [--with-tune]
 #
 # --db       the run store (default results/paper/paper.sqlite)
+# --results  where runs keep their models and samples (default results)
 # --bin      an ofhnet built with `--features tch` (default: scripts/tch-env.sh build --release)
+# --overrides      an overrides file given to every experiment (e.g. your own CelebA roots:
+#                  `data.source.celeba: [/data/celeba]`); repeatable
 # --reports-only   only regenerate reports/paper from the store
 # --with-tune      also finish experiments/paper/tune.yaml's queued runs (after the suite)
 #
@@ -16,13 +20,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 db=results/paper/paper.sqlite
+results=results
 bin=""
 reports_only=0
 with_tune=0
+overrides=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --db) db="$2"; shift 2 ;;
+    --results) results="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
+    --overrides) overrides+=(--overrides "$2"); shift 2 ;;
     --reports-only) reports_only=1; shift ;;
     --with-tune) with_tune=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -38,10 +46,10 @@ experiments="table1 ablation_losses table2 occlusion_position occlusion_size"
 if [ "$reports_only" = 0 ]; then
   for e in $experiments; do
     echo "== $e ($(date -u +%H:%M:%S) UTC)"
-    run --device auto run "experiments/paper/$e.yaml" --db "$db"
+    run --device auto run "experiments/paper/$e.yaml" --db "$db" --results "$results" "${overrides[@]}"
   done
   if [ "$with_tune" = 1 ]; then
-    run --device auto run experiments/paper/tune.yaml --db "$db"
+    run --device auto run experiments/paper/tune.yaml --db "$db" --results "$results" "${overrides[@]}"
   fi
 fi
 

@@ -5,7 +5,7 @@
 
 Every number written comes from the CSV tables that `ofhnet report` wrote into
 <reports>/<experiment>/tables/ (which come from the run store); the paper's numbers are the ones
-quoted in ../shared/PROTOCOL.md (Tables 1 and 2 of the paper). The section between the markers
+quoted in docs/PROTOCOL.md (Tables 1 and 2 of the paper). The section between the markers
 `<!-- measured:begin -->` and `<!-- measured:end -->` is replaced; the rest of the file is kept.
 An experiment without a report is listed as not finished, never filled in.
 """
@@ -27,7 +27,7 @@ NAMES = {
     "in_edsr": "IN+EDSR",
     "ofhnet": "OFHNet",
 }
-# The paper's Table 1 (PSNR, SSIM) and Table 2 (NRMSE x100, IoU), as quoted in ../shared/PROTOCOL.md.
+# The paper's Table 1 (PSNR, SSIM) and Table 2 (NRMSE x100, IoU), as quoted in docs/PROTOCOL.md.
 PAPER_T1 = {
     "in_bicubic": (17.53, 0.44),
     "in_ma": (17.36, 0.44),

@@ -6,6 +6,8 @@
 #                                       fastest CPU path; `--device auto` then means tch-cpu)
 #   scripts/tch-env.sh smoke            build --features tch and run the tch-cpu smoke test
 #   scripts/tch-env.sh run CMD ARGS...  run CMD with LIBTORCH_USE_PYTORCH / LD_LIBRARY_PATH set
+#   scripts/tch-env.sh python           print the venv's Python (it also has safetensors and
+#                                       tensorboard, for the tests of `ofhnet export`)
 #
 # libtorch comes from $LIBTORCH if set, else from a venv with torch==2.9.0 at $OFHNET_TORCH_VENV
 # (default ~/.cache/ofhnet/torch-venv), created with pip when missing (about 7 GB, 3 minutes).
@@ -23,9 +25,17 @@ if [ -n "${LIBTORCH:-}" ]; then
 else
   venv="${OFHNET_TORCH_VENV:-$HOME/.cache/ofhnet/torch-venv}"
   if ! "$venv/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.startswith("2.9.0") else 1)' 2>/dev/null; then
-    echo "installing torch==2.9.0 into $venv"
-    python3 -m venv "$venv" && "$venv/bin/pip" install -q torch==2.9.0 || {
-      echo "could not install torch==2.9.0"
+    echo "installing torch==2.9.0 into $venv" >&2
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q torch==2.9.0 >&2 || {
+      echo "could not install torch==2.9.0" >&2
+      exit 3
+    }
+  fi
+  # The tests' PyTorch round trip of exported weights and TensorBoard read-back.
+  if ! "$venv/bin/python" -c 'import safetensors, tensorboard' 2>/dev/null; then
+    echo "installing safetensors and tensorboard into $venv" >&2
+    "$venv/bin/pip" install -q safetensors tensorboard >&2 || {
+      echo "could not install safetensors and tensorboard" >&2
       exit 3
     }
   fi
@@ -36,6 +46,10 @@ else
 fi
 
 case "${1:-smoke}" in
+  python)
+    # The venv's Python (torch 2.9.0, safetensors, tensorboard), for the tests that need one.
+    command -v python
+    ;;
   build)
     shift
     cargo build --features tch "$@"

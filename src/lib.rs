@@ -6,7 +6,7 @@
 //! high-resolution face (Sec. 3.1-3.2), trained with L2, adversarial and semantic structure losses.
 //!
 //! Every convention that the paper leaves open (crop, downscaling, occlusions, metric details) is
-//! fixed by the project's protocol, `shared/PROTOCOL.md`, and lives in [`data::protocol`].
+//! fixed by the project's protocol, `docs/PROTOCOL.md`, and lives in [`data::protocol`].
 //!
 //! Module map, following the data flow:
 //! - [`data`]: faces in CelebA's layout (real or [`data::synth`]etic), the protocol's crop and
@@ -24,6 +24,7 @@ pub mod device;
 pub mod error;
 pub mod evaluate;
 pub mod harness;
+pub mod interop;
 pub mod interrupt;
 pub mod losses;
 pub mod methods;

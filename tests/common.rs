@@ -120,3 +120,31 @@ impl RawSql for ofhnet::harness::store::Store {
         })
     }
 }
+
+/// A Python that imports `modules` (comma-separated, e.g. "torch, safetensors"):
+/// `$OFHNET_PYTHON`, else the venv of scripts/tch-env.sh (`$OFHNET_TORCH_VENV`, default
+/// ~/.cache/ofhnet/torch-venv), which holds torch, safetensors and tensorboard. `None` (the
+/// caller skips) unless `OFHNET_REQUIRE_PYTHON` is set, as CI sets it: then a missing one fails.
+pub fn python_with(modules: &str) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let candidates = [
+        std::env::var_os("OFHNET_PYTHON").map(PathBuf::from),
+        std::env::var_os("OFHNET_TORCH_VENV").map(|v| Path::new(&v).join("bin/python")),
+        std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/ofhnet/torch-venv/bin/python")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", &format!("import {modules}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("OFHNET_REQUIRE_PYTHON").is_none(),
+            "OFHNET_REQUIRE_PYTHON is set but no Python imports {modules} \
+             (scripts/tch-env.sh python makes one)"
+        );
+        eprintln!("skipped: no Python that imports {modules} (scripts/tch-env.sh python makes one)");
+    }
+    found
+}

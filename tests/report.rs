@@ -612,3 +612,70 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
         let _ = shot.save(Path::new(&keep).join("screenshot.png"));
     }
 }
+
+/// `ofhnet export tensorboard` read back by TensorBoard's own event reader: every curve point
+/// and final metric of the store, once, also after a second export into the same directory.
+#[test]
+fn tensorboard_export_reads_back_in_tensorboards_reader() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (store, _) = tables_store(tmp.path());
+    let runs = store
+        .runs(Some("tables"), ofhnet::harness::store::Versions::Current)
+        .expect("runs");
+    let curves: Vec<(i64, String, f64)> = vec![
+        (1, "l2".into(), 0.5),
+        (2, "l2".into(), 0.25),
+        (200, "val_psnr".into(), 21.5),
+        (400, "val_psnr".into(), 22.125),
+    ];
+    store.write_curves(&runs[0].key, "stage2", &curves).expect("curves");
+    store
+        .write_curves(&runs[0].key, "stage1", &[(5, "l2".into(), 0.125)])
+        .expect("curves");
+
+    // What the files must hold, from the store.
+    let mut want: HashMap<String, HashMap<String, Vec<(i64, f32)>>> = HashMap::new();
+    for run in &runs {
+        let dir = ofhnet::interop::tensorboard::run_dir_name(run);
+        let mut tags: HashMap<String, Vec<(i64, f32)>> = HashMap::new();
+        let points = store.curves(&run.key).expect("curves");
+        let last = points
+            .iter()
+            .filter(|p| p.0 == "stage2")
+            .map(|p| p.1)
+            .max()
+            .unwrap_or(0);
+        for (stage, step, term, value) in points {
+            tags.entry(format!("{stage}/{term}"))
+                .or_default()
+                .push((step, value as f32));
+        }
+        for m in store.metric_means(&run.key).expect("means") {
+            for metric in Metric::ALL {
+                if let Some(v) = m.values.get(metric) {
+                    let tag = format!("final/{}/{}/{}", m.protocol, m.method, metric.name());
+                    tags.entry(tag).or_default().push((last, v as f32));
+                }
+            }
+        }
+        if !tags.is_empty() {
+            want.insert(dir, tags);
+        }
+    }
+    assert!(want.len() >= 2 && want.values().any(|t| t.contains_key("stage2/val_psnr")));
+
+    let out = tmp.path().join("tb");
+    for _ in 0..2 {
+        let written = ofhnet::interop::tensorboard::export(&store, "tables", &out).expect("export");
+        assert_eq!(written.len(), want.len());
+    }
+    let Some(py) = crate::common::python_with("tensorboard") else {
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_read.py");
+    let read = Command::new(py).arg(script).arg(&out).output().expect("python");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let got: HashMap<String, HashMap<String, Vec<(i64, f32)>>> =
+        serde_json::from_slice(&read.stdout).expect("json");
+    assert_eq!(got, want);
+}

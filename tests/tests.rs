@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod harness;
 mod import;
+mod interop;
 mod landmarks;
 mod metrics;
 mod nets;

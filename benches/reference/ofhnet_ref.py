@@ -280,6 +280,41 @@ class ResidualUpsampleBlock(nn.Module):
         return F.relu(self.bn_up(h))
 
 
+def resample_matrix(in_size: int, out_size: int, a: float = -0.5) -> torch.Tensor:
+    """``data::resize::resample_matrix``: one axis of PIL's bicubic resize (kernel parameter
+    ``a``, antialiased when shrinking, taps clipped to the image and renormalised) as a dense
+    ``[out_size, in_size]`` matrix."""
+
+    def cubic(x: float) -> float:
+        x = abs(x)
+        if x < 1.0:
+            return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+        if x < 2.0:
+            return (((x - 5.0) * x + 8.0) * x - 4.0) * a
+        return 0.0
+
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support = 2.0 * filter_scale
+    m = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for o in range(out_size):
+        center = (o + 0.5) * scale
+        lo = max(int(math.trunc(center - support + 0.5)), 0)
+        hi = min(int(math.trunc(center + support + 0.5)), in_size)
+        w = [cubic((i - center + 0.5) / filter_scale) for i in range(lo, hi)]
+        total = sum(w)
+        for k, wk in enumerate(w):
+            m[o, lo + k] = wk / total if total != 0.0 else wk
+    return m
+
+
+def protocol_bicubic(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``nets::upsample::protocol_bicubic``: the protocol's (PIL's) bicubic upscaling of
+    ``[b, c, s, s]`` to ``[b, c, size, size]`` as ``M X M^T``, the IN+bicubic baseline's."""
+    m = resample_matrix(x.shape[-1], size).to(dtype=x.dtype, device=x.device)
+    return m @ x @ m.T
+
+
 class UpsampleNet(nn.Module):
     """The 8x upsampling network: ``[b, 3, 16, 16]`` -> ``[b, 3, 128, 128]`` in (0, 1)."""
 
@@ -288,10 +323,12 @@ class UpsampleNet(nn.Module):
         widths: Sequence[int] = (64, 32, 16),
         head_width: int = 16,
         lr_size: int = LR_SIZE,
+        residual: bool = False,
     ):
         super().__init__()
         assert len(widths) == 3
         self.lr_size = lr_size
+        self.residual = residual
         c_in = widths[0]
         self.input = conv(3, c_in, 3, 1)
         blocks = []
@@ -302,14 +339,22 @@ class UpsampleNet(nn.Module):
         self.head1 = conv(c_in, head_width, 3, 1)
         self.head2 = conv(head_width, head_width, 3, 1)
         self.output = conv(head_width, 3, 3, 1)
+        if residual:
+            # The residual net starts as IN+bicubic: a zero output convolution.
+            nn.init.zeros_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """With ``residual``: the protocol's bicubic face plus the predicted detail (not
+        clamped); without: a sigmoid output."""
         expect_shape("UpsampleNet", x, 3, self.lr_size)
         h = self.input(x)
         for block in self.blocks:
             h = block(h)
         h = F.relu(self.head1(h))
         h = F.relu(self.head2(h))
+        if self.residual:
+            return protocol_bicubic(x, 8 * self.lr_size) + self.output(h)
         return torch.sigmoid(self.output(h))
 
 

@@ -10,6 +10,7 @@ pub mod data;
 pub mod evaluate;
 pub mod hallucinate;
 pub mod harness;
+pub mod interop;
 pub mod landmarks;
 pub mod metrics;
 pub mod report;
@@ -66,6 +67,13 @@ pub enum Command {
     Slurm(harness::SlurmArgs),
     /// Tables, charts, image grids and an HTML page of an experiment, from the run store.
     Report(report::ReportArgs),
+    /// Writes a trained model's networks as safetensors with PyTorch's names (see
+    /// benches/reference/exchange.py), or with `tensorboard`, an experiment's curves as
+    /// TensorBoard event files.
+    Export(interop::ExportArgs),
+    /// Builds a model directory from an export directory (safetensors written by `ofhnet
+    /// export` or by PyTorch).
+    Import(interop::ImportArgs),
     /// Timings: training steps and inference (for scripts/bench.sh), the harness's overhead.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -111,6 +119,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => harness::diff(args),
         Command::Slurm(args) => harness::slurm(args, &cli.device_spec()?.to_string()),
         Command::Report(args) => report::run(args),
+        Command::Export(args) => interop::export(args, cli.device_spec()?),
+        Command::Import(args) => interop::import(args, cli.device_spec()?),
         Command::Bench(cmd) => bench::run(cmd, cli.device_spec()?),
     }
 }

@@ -1,4 +1,4 @@
-//! The geometry fixed by `shared/PROTOCOL.md`: CelebA's aligned image, the 128x128 HR crop and
+//! The geometry fixed by `docs/PROTOCOL.md`: CelebA's aligned image, the 128x128 HR crop and
 //! the 8x antialiased bicubic downscaling to 16x16.
 
 use serde::{Deserialize, Serialize};

@@ -48,7 +48,7 @@ pub struct EdsrGenerator {
 impl EdsrGenerator {
     /// burn's configuration: the given sizes, else the preset's (`cpu`: 8 blocks of 32
     /// channels, about the `cpu` UpsampleNet's cost; `paper`: the EDSR baseline).
-    fn config(&self, preset: Preset) -> EdsrConfig {
+    fn sizes(&self, preset: Preset) -> EdsrConfig {
         let (blocks, width) = match preset {
             Preset::Tiny => (2, 8),
             Preset::Cpu => (8, 32),
@@ -65,18 +65,24 @@ impl EdsrGenerator {
 
 impl GeneratorKind for EdsrGenerator {
     type Net = Edsr;
+    type Config = EdsrConfig;
     const METHOD: &'static str = NAME;
+    const REFERENCE_CLASS: &'static str = "Edsr";
 
     fn resolved(&self, preset: Preset) -> Self {
-        let c = self.config(preset);
+        let c = self.sizes(preset);
         EdsrGenerator {
             blocks: Some(c.blocks),
             width: Some(c.width),
         }
     }
 
-    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> Edsr {
-        self.config(preset).init(device)
+    fn net_config(&self, preset: Preset, _upsample: &UpsampleSpec) -> EdsrConfig {
+        self.sizes(preset)
+    }
+
+    fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> Edsr {
+        self.net_config(preset, upsample).init(device)
     }
 
     fn losses(&self, losses: &LossesSpec) -> LossesSpec {

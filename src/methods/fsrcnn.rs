@@ -47,7 +47,7 @@ pub struct FsrcnnGenerator {
 impl FsrcnnGenerator {
     /// burn's configuration: the given sizes, else the preset's. FSRCNN is small, so the `cpu`
     /// preset is the paper's FSRCNN(56, 12, 4).
-    fn config(&self, preset: Preset) -> FsrcnnConfig {
+    fn sizes(&self, preset: Preset) -> FsrcnnConfig {
         let paper = FsrcnnConfig::new();
         let (d, s, m) = match preset {
             Preset::Tiny => (8, 4, 1),
@@ -62,10 +62,12 @@ impl FsrcnnGenerator {
 
 impl GeneratorKind for FsrcnnGenerator {
     type Net = Fsrcnn;
+    type Config = FsrcnnConfig;
     const METHOD: &'static str = NAME;
+    const REFERENCE_CLASS: &'static str = "Fsrcnn";
 
     fn resolved(&self, preset: Preset) -> Self {
-        let c = self.config(preset);
+        let c = self.sizes(preset);
         FsrcnnGenerator {
             d: Some(c.d),
             s: Some(c.s),
@@ -73,8 +75,12 @@ impl GeneratorKind for FsrcnnGenerator {
         }
     }
 
-    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> Fsrcnn {
-        self.config(preset).init(device)
+    fn net_config(&self, preset: Preset, _upsample: &UpsampleSpec) -> FsrcnnConfig {
+        self.sizes(preset)
+    }
+
+    fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> Fsrcnn {
+        self.net_config(preset, upsample).init(device)
     }
 
     fn losses(&self, losses: &LossesSpec) -> LossesSpec {

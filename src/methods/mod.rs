@@ -130,12 +130,19 @@ pub trait MethodSpec: MethodBlock {
 pub trait GeneratorKind: Sized {
     /// The burn module.
     type Net;
+    /// burn's configuration of the network. Its JSON fields are the keyword arguments of the
+    /// network's PyTorch mirror (what `ofhnet export` writes beside the weights).
+    type Config: Serialize;
     /// The method it is reported under.
     const METHOD: &'static str;
+    /// The class of `benches/reference/ofhnet_ref.py` that mirrors the network.
+    const REFERENCE_CLASS: &'static str;
     /// Every size filled in from `preset`, so that a saved configuration says exactly what ran.
     fn resolved(&self, preset: Preset) -> Self;
-    /// Builds the network (`upsample` is the configuration's UpsampleNet block, which only
-    /// OFHNet's generator reads).
+    /// burn's configuration of the network (`upsample` is the configuration's UpsampleNet
+    /// block, which only OFHNet's generator reads).
+    fn net_config(&self, preset: Preset, upsample: &UpsampleSpec) -> Self::Config;
+    /// Builds the network.
     fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> Self::Net;
     /// The loss blocks the method trains with, given the experiment's.
     fn losses(&self, losses: &LossesSpec) -> LossesSpec;
@@ -252,6 +259,20 @@ macro_rules! methods {
             pub fn losses(&self, losses: &LossesSpec) -> LossesSpec {
                 match self {
                     $( $( GeneratorSpec::$gen(g) => g.losses(losses), )? )*
+                }
+            }
+
+            /// The network's PyTorch mirror: its class in `benches/reference/ofhnet_ref.py`
+            /// and burn's configuration as JSON (the class's keyword arguments).
+            pub fn reference(&self, preset: Preset, upsample: &UpsampleSpec)
+                -> (&'static str, serde_json::Value) {
+                match self {
+                    $( $( GeneratorSpec::$gen(g) => (
+                        <$gblock as GeneratorKind>::REFERENCE_CLASS,
+                        // A burn Config is plain data: serialising it cannot fail.
+                        serde_json::to_value(g.resolved(preset).net_config(preset, upsample))
+                            .unwrap_or_default(),
+                    ), )? )*
                 }
             }
         }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{GeneratorKind, MethodSpec, Stage2Kind, Training};
 use crate::losses::LossesSpec;
 use crate::nets::spec::{DiscriminatorSpec, Preset, UpsampleSpec};
-use crate::nets::upsample::UpsampleNet;
+use crate::nets::upsample::{UpsampleNet, UpsampleNetConfig};
 
 pub const NAME: &str = "ofhnet";
 
@@ -39,14 +39,20 @@ pub struct UpsampleGenerator {}
 
 impl GeneratorKind for UpsampleGenerator {
     type Net = UpsampleNet;
+    type Config = UpsampleNetConfig;
     const METHOD: &'static str = NAME;
+    const REFERENCE_CLASS: &'static str = "UpsampleNet";
 
     fn resolved(&self, _preset: Preset) -> Self {
         UpsampleGenerator {}
     }
 
+    fn net_config(&self, preset: Preset, upsample: &UpsampleSpec) -> UpsampleNetConfig {
+        upsample.net_config(preset)
+    }
+
     fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> UpsampleNet {
-        upsample.net_config(preset).init(device)
+        self.net_config(preset, upsample).init(device)
     }
 
     /// Every block of the experiment (Eq. 6).

@@ -43,7 +43,9 @@ pub struct UrdgnGeneratorSpec {
 
 impl GeneratorKind for UrdgnGeneratorSpec {
     type Net = UrdgnGenerator;
+    type Config = UrdgnConfig;
     const METHOD: &'static str = NAME;
+    const REFERENCE_CLASS: &'static str = "UrdgnGenerator";
 
     fn resolved(&self, preset: Preset) -> Self {
         UrdgnGeneratorSpec {
@@ -51,10 +53,12 @@ impl GeneratorKind for UrdgnGeneratorSpec {
         }
     }
 
-    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> UrdgnGenerator {
-        UrdgnConfig::new()
-            .with_widths(self.widths.unwrap_or(preset.upsample_widths()))
-            .init(device)
+    fn net_config(&self, preset: Preset, _upsample: &UpsampleSpec) -> UrdgnConfig {
+        UrdgnConfig::new().with_widths(self.widths.unwrap_or(preset.upsample_widths()))
+    }
+
+    fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> UrdgnGenerator {
+        self.net_config(preset, upsample).init(device)
     }
 
     /// L2 and the adversarial block (the experiment's weight, else 0.001).

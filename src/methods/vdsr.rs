@@ -45,7 +45,7 @@ pub struct VdsrGenerator {
 
 impl VdsrGenerator {
     /// burn's configuration: the given sizes, else the preset's (paper: VDSR's 20 x 64).
-    fn config(&self, preset: Preset) -> VdsrConfig {
+    fn sizes(&self, preset: Preset) -> VdsrConfig {
         let (depth, width) = match preset {
             Preset::Tiny => (4, 8),
             Preset::Cpu => (8, 16),
@@ -62,18 +62,24 @@ impl VdsrGenerator {
 
 impl GeneratorKind for VdsrGenerator {
     type Net = Vdsr;
+    type Config = VdsrConfig;
     const METHOD: &'static str = NAME;
+    const REFERENCE_CLASS: &'static str = "Vdsr";
 
     fn resolved(&self, preset: Preset) -> Self {
-        let c = self.config(preset);
+        let c = self.sizes(preset);
         VdsrGenerator {
             depth: Some(c.depth),
             width: Some(c.width),
         }
     }
 
-    fn init(&self, preset: Preset, _upsample: &UpsampleSpec, device: &Device) -> Vdsr {
-        self.config(preset).init(device)
+    fn net_config(&self, preset: Preset, _upsample: &UpsampleSpec) -> VdsrConfig {
+        self.sizes(preset)
+    }
+
+    fn init(&self, preset: Preset, upsample: &UpsampleSpec, device: &Device) -> Vdsr {
+        self.net_config(preset, upsample).init(device)
     }
 
     fn losses(&self, losses: &LossesSpec) -> LossesSpec {

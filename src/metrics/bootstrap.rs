@@ -1,4 +1,4 @@
-//! Bootstrap confidence intervals for the mean of per-image values, as `shared/PROTOCOL.md`
+//! Bootstrap confidence intervals for the mean of per-image values, as `docs/PROTOCOL.md`
 //! ("Significance") asks: every comparison of two methods reports the mean per-image difference
 //! with a 95% paired bootstrap interval (10,000 resamples, fixed seed).
 //!

@@ -1,4 +1,4 @@
-//! Landmark NRMSE, as `shared/PROTOCOL.md` ("Landmark NRMSE") fixes it: 68 iBUG-layout points
+//! Landmark NRMSE, as `docs/PROTOCOL.md` ("Landmark NRMSE") fixes it: 68 iBUG-layout points
 //! detected on the output are compared with those detected on the HR ground truth.
 //!
 //! Per image: `sqrt(mean over the 68 points of |p_out - p_gt|^2)`, divided by the ground truth's

@@ -1,4 +1,4 @@
-//! Image and face metrics, each per `shared/PROTOCOL.md` ("Metrics"). One implementation serves the
+//! Image and face metrics, each per `docs/PROTOCOL.md` ("Metrics"). One implementation serves the
 //! `metrics` and `evaluate` commands, the harness and the reports.
 //!
 //! - [`psnr_ssim`]: PSNR and SSIM on 8-bit RGB, with BT.601 Y-channel variants; SSIM matches

@@ -1,4 +1,4 @@
-//! Face parsing maps drawn from 68 landmark points, and their mean IoU, as `shared/PROTOCOL.md`
+//! Face parsing maps drawn from 68 landmark points, and their mean IoU, as `docs/PROTOCOL.md`
 //! ("Parsing IoU") fixes them. The paper (Sec. 4) scores hallucinated faces by the IoU of parsing
 //! maps; here the maps are drawn from the evaluation detector's 68 points, so the score measures
 //! how well the face's parts are placed and shaped.
@@ -145,7 +145,7 @@ impl ParsingMap {
 
     /// Paints every pixel whose centre is inside `polygon` (even-odd rule) with `class`.
     /// A polygon with fewer than three vertices paints nothing.
-    pub fn fill_polygon(&mut self, polygon: &[[f64; 2]], class: FaceClass) {
+    pub(crate) fn fill_polygon(&mut self, polygon: &[[f64; 2]], class: FaceClass) {
         if polygon.len() < 3 {
             return;
         }
@@ -330,4 +330,66 @@ pub fn colorize(map: &ParsingMap) -> RgbImage {
         *pixel = Rgb(palette(class));
     }
     image
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pixel centres at i + 0.5, half-open spans: a square on pixel edges covers exactly its pixels,
+    /// and one with corners on pixel centres takes its top and left rows of centres, not its bottom
+    /// and right ones.
+    #[test]
+    fn polygon_fill_convention() {
+        let mut map = ParsingMap::new(32, 32);
+        map.fill_polygon(
+            &[[10.0, 10.0], [20.0, 10.0], [20.0, 20.0], [10.0, 20.0]],
+            FaceClass::Skin,
+        );
+        assert_eq!(map.count(FaceClass::Skin), 100);
+        assert_eq!(map.get(10, 10), Some(FaceClass::Skin));
+        assert_eq!(map.get(19, 19), Some(FaceClass::Skin));
+        assert_eq!(map.get(20, 19), Some(FaceClass::Background));
+
+        let mut map = ParsingMap::new(32, 32);
+        map.fill_polygon(
+            &[[10.5, 10.5], [12.5, 10.5], [12.5, 12.5], [10.5, 12.5]],
+            FaceClass::Nose,
+        );
+        let filled: Vec<(u32, u32)> = (0..32)
+            .flat_map(|y| (0..32).map(move |x| (x, y)))
+            .filter(|&(x, y)| map.get(x, y) == Some(FaceClass::Nose))
+            .collect();
+        assert_eq!(filled, vec![(10, 10), (11, 10), (10, 11), (11, 11)]);
+
+        // Clipped at the borders, no panic far outside.
+        let mut map = ParsingMap::new(8, 8);
+        map.fill_polygon(
+            &[[-1e9, -1e9], [1e9, -1e9], [1e9, 1e9], [-1e9, 1e9]],
+            FaceClass::Skin,
+        );
+        assert_eq!(map.count(FaceClass::Skin), 64);
+    }
+
+    /// Hand-computed: skin squares [10, 20) and [15, 25) x [10, 20) overlap in 50 of 150 pixels; a
+    /// nose only in `a` scores 0; the mean is (1/3 + 0) / 2.
+    #[test]
+    fn mean_iou_hand_computed() {
+        let square = |x0: f64| [[x0, 10.0], [x0 + 10.0, 10.0], [x0 + 10.0, 20.0], [x0, 20.0]];
+        let mut a = ParsingMap::new(40, 40);
+        a.fill_polygon(&square(10.0), FaceClass::Skin);
+        let mut b = ParsingMap::new(40, 40);
+        b.fill_polygon(&square(15.0), FaceClass::Skin);
+        assert!((mean_iou(&a, &b).expect("iou") - 1.0 / 3.0).abs() <= 1e-15, "skin only");
+        a.fill_polygon(&[[30.0, 30.0], [33.0, 30.0], [33.0, 33.0]], FaceClass::Nose);
+        assert!((mean_iou(&a, &b).expect("iou") - 1.0 / 6.0).abs() <= 1e-15, "with nose");
+
+        assert_eq!(mean_iou(&a, &a).expect("iou"), 1.0);
+        let empty = ParsingMap::new(40, 40);
+        assert_eq!(mean_iou(&empty, &empty).expect("iou"), 1.0);
+        let msg = mean_iou(&a, &ParsingMap::new(40, 41))
+            .expect_err("sizes")
+            .to_string();
+        assert!(msg.contains("40x40") && msg.contains("40x41"), "{msg}");
+    }
 }

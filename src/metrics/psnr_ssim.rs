@@ -1,5 +1,5 @@
 //! PSNR and SSIM between a reference (ground-truth) image and an output, on 8-bit RGB, as
-//! `shared/PROTOCOL.md` ("Metrics") fixes them, with a Y-channel variant of each.
+//! `docs/PROTOCOL.md` ("Metrics") fixes them, with a Y-channel variant of each.
 //!
 //! - PSNR is `10 log10(255^2 / MSE)` in f64 over every RGB sample, with no border crop. Two
 //!   identical images have MSE 0 and PSNR `+inf` (as scikit-image's `peak_signal_noise_ratio`
