@@ -33,7 +33,7 @@ import time
 VENV = os.environ.get(
     "OFHNET_LANDMARKS_VENV", os.path.expanduser("~/.cache/ofhnet/landmarks-venv")
 )
-PACKAGES = ["dlib-bin", "face_recognition_models", "numpy", "pillow", "setuptools"]
+PACKAGES = ["dlib-bin==20.0.1.post1", "face_recognition_models==0.3.0", "numpy", "pillow", "setuptools"]
 
 
 def ensure_venv() -> None:

@@ -144,7 +144,9 @@ pub fn python_with(modules: &str) -> Option<std::path::PathBuf> {
             "OFHNET_REQUIRE_PYTHON is set but no Python imports {modules} \
              (scripts/tch-env.sh python makes one)"
         );
-        eprintln!("skipped: no Python that imports {modules} (scripts/tch-env.sh python makes one)");
+        eprintln!(
+            "skipped: no Python that imports {modules} (scripts/tch-env.sh python makes one)"
+        );
     }
     found
 }

@@ -360,9 +360,8 @@ fn landmarks68_script_finds_the_synthetic_faces_points() {
     errors.sort_by(f32::total_cmp);
     let median = errors[errors.len() / 2];
     eprintln!("landmarks68.py on synthetic faces: mean point error per face {errors:?}");
-    assert!(median < MEDIAN_ERROR_PX, "median error {median} px: {errors:?}");
+    // Measured on 2026-12-06 (dlib-bin 20.0.1): 1.55 to 2.94 px per face, median 2.1 px, on
+    // 178x218 faces whose eyes are about 40 px apart; dlib found all 24 faces itself.
+    assert!(median < 3.0, "median error {median} px: {errors:?}");
+    assert!(errors[errors.len() - 1] < 4.5, "worst face: {errors:?}");
 }
-
-/// The median over faces of the mean point error that landmarks68.py may make on 178x218
-/// synthetic faces (measured: see the test's output; set on 2026-12-06).
-const MEDIAN_ERROR_PX: f32 = 4.0;

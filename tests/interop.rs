@@ -27,6 +27,7 @@ fn python(py: &Path, args: &[&Path]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprint!("{}", String::from_utf8_lossy(&out.stdout));
 }
 
 /// Two occluded 16x16 faces: smooth colours with a zero hole.
@@ -47,7 +48,7 @@ fn probe_input(device: &Device) -> Tensor<4> {
 }
 
 fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().to_vec::<f32>().expect("f32 data")
+    t.into_data().try_to_vec::<f32>().expect("f32 data")
 }
 
 /// Writes `name -> (shape, values)` as a safetensors file.
@@ -184,13 +185,19 @@ fn weights_round_trip_through_pytorch_both_ways() {
         let probe = edited.join("probe.safetensors");
         let inpaint_diff = max_diff(&to_vec(inpainted), &read_probe(&probe, "inpainted"));
         let output_diff = max_diff(&to_vec(output), &read_probe(&probe, "output"));
+        eprintln!(
+            "{name}: ofhnet's imported model vs PyTorch: {inpaint_diff:.3e} / {output_diff:.3e}"
+        );
         assert!(
             inpaint_diff <= 1e-4 && output_diff <= 1e-4,
             "{name}: imported model differs from PyTorch's by {inpaint_diff} / {output_diff}"
         );
         // The perturbation must have changed the outputs, or this proves nothing.
         let before = read_probe(&out.join("probe.safetensors"), "output");
-        assert!(max_diff(&before, &read_probe(&probe, "output")) > 1e-3, "{name}");
+        assert!(
+            max_diff(&before, &read_probe(&probe, "output")) > 1e-3,
+            "{name}"
+        );
 
         // And back again: the imported (PyTorch-trained) weights exported by ofhnet give
         // PyTorch the same outputs.
@@ -217,6 +224,12 @@ fn import_refuses_networks_that_config_does_not_configure() {
     let err = weights::import(&out, &tmp.path().join("m"), &device)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("networks.json") && err.contains("generator"), "{err}");
-    assert!(!tmp.path().join("m").exists(), "nothing is written on a refused import");
+    assert!(
+        err.contains("networks.json") && err.contains("generator"),
+        "{err}"
+    );
+    assert!(
+        !tmp.path().join("m").exists(),
+        "nothing is written on a refused import"
+    );
 }

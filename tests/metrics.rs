@@ -30,7 +30,7 @@ use ofhnet::data::Landmarks68;
 use ofhnet::metrics::bootstrap::{
     BootstrapConfig, BootstrapPlan, bootstrap_mean, paired_bootstrap,
 };
-use ofhnet::metrics::parsing::{BROW_HALF_WIDTH, FaceClass, ParsingMap, colorize, palette};
+use ofhnet::metrics::parsing::{BROW_HALF_WIDTH, FaceClass, colorize, palette};
 use ofhnet::metrics::{
     ImageMetrics, image_metrics, mean_iou, nrmse, parsing_map, psnr, psnr_y, ssim, ssim_y,
 };

@@ -70,6 +70,7 @@ pub(crate) fn worker_info(id: &str) -> WorkerInfo {
         device: "cpu".into(),
         git_commit: None,
         git_dirty: None,
+        ..WorkerInfo::default()
     }
 }
 

@@ -90,6 +90,7 @@ fn tables_store(dir: &Path) -> (Store, Inserted) {
         device: "cpu".into(),
         git_commit: Some("0123456789abcdef".into()),
         git_dirty: Some(false),
+        ..WorkerInfo::default()
     };
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut inserted = Inserted::new();
@@ -628,7 +629,9 @@ fn tensorboard_export_reads_back_in_tensorboards_reader() {
         (200, "val_psnr".into(), 21.5),
         (400, "val_psnr".into(), 22.125),
     ];
-    store.write_curves(&runs[0].key, "stage2", &curves).expect("curves");
+    store
+        .write_curves(&runs[0].key, "stage2", &curves)
+        .expect("curves");
     store
         .write_curves(&runs[0].key, "stage1", &[(5, "l2".into(), 0.125)])
         .expect("curves");
@@ -673,8 +676,16 @@ fn tensorboard_export_reads_back_in_tensorboards_reader() {
         return;
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tensorboard_read.py");
-    let read = Command::new(py).arg(script).arg(&out).output().expect("python");
-    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let read = Command::new(py)
+        .arg(script)
+        .arg(&out)
+        .output()
+        .expect("python");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
     let got: HashMap<String, HashMap<String, Vec<(i64, f32)>>> =
         serde_json::from_slice(&read.stdout).expect("json");
     assert_eq!(got, want);

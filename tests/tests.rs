@@ -16,5 +16,6 @@ mod queue;
 mod report;
 mod resize;
 mod runstore;
+mod slurm;
 mod synth;
 mod train;

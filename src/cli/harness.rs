@@ -252,6 +252,14 @@ pub struct SlurmArgs {
     /// Extra `#SBATCH` lines, e.g. `--sbatch "--gres=gpu:1" --sbatch "--partition=gpu"`.
     #[arg(long = "sbatch", value_name = "OPTION")]
     pub sbatch: Vec<String>,
+    /// The ofhnet each task runs: by default `ofhnet` from the task's PATH, so the script works
+    /// on any node that has ofhnet installed.
+    #[arg(long, value_name = "PATH", default_value = "ofhnet")]
+    pub bin: String,
+    /// Submit the script with `sbatch` (writing it to --out, default `ofhnet-EXP.sbatch`) and
+    /// print the job id.
+    #[arg(long)]
+    pub submit: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -472,15 +480,19 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
     }
     let width = runs.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     let all = versions == Versions::All;
+    // Runs that Slurm workers claimed name their job and array task (JOB_TASK, as in the
+    // job's log file name).
+    let slurm = runs.iter().any(|r| r.slurm_job.is_some());
     println!(
-        "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  key",
+        "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  key{}",
         if all { "ver  " } else { "" },
         "run",
         "status",
         "try",
         "time",
         "PSNR",
-        "SSIM"
+        "SSIM",
+        if slurm { "               slurm" } else { "" }
     );
     for r in &runs {
         let means = store.metric_means(&r.key)?;
@@ -504,7 +516,7 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
             None => ("-".into(), "-".into()),
         };
         println!(
-            "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  {}",
+            "  {}{:<width$}  {:<10} {:>3}  {:>14}  {:>8} {:>7}  {}{}",
             if all {
                 format!("{:<5}", format!("v{}", r.last_version))
             } else {
@@ -516,7 +528,12 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
             duration(r),
             psnr,
             ssim,
-            &r.key
+            &r.key,
+            if slurm {
+                format!("  {}", slurm_ids(r))
+            } else {
+                String::new()
+            }
         );
         if let Some(e) = r
             .error
@@ -527,6 +544,15 @@ fn print_experiment(store: &Store, name: &str, versions: Versions) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// `JOB_TASK` of the Slurm worker that last claimed a run (`-` outside Slurm).
+fn slurm_ids(r: &store::RunRow) -> String {
+    match (&r.slurm_job, &r.slurm_task) {
+        (Some(j), Some(t)) => format!("{j}_{t}"),
+        (Some(j), None) => j.clone(),
+        _ => "-".into(),
+    }
 }
 
 /// `ofhnet status`
@@ -646,6 +672,9 @@ pub fn show(args: &ShowArgs) -> anyhow::Result<()> {
             _ => "",
         }
     );
+    if r.slurm_job.is_some() {
+        println!("slurm      {} (job_task)", slurm_ids(&r));
+    }
     println!("time       {}", duration(&r));
     if let (Some(t), Some(e)) = (r.train_seconds, r.eval_seconds) {
         println!("           training {t:.1}s, evaluation {e:.1}s");
@@ -753,11 +782,6 @@ pub fn slurm(args: &SlurmArgs, device_name: &str) -> anyhow::Result<()> {
             args.db.db
         );
     }
-    let exe = std::env::current_exe()
-        .ok()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "ofhnet".into());
-    let cwd = std::env::current_dir()?.display().to_string();
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
     let sets: String = args
         .experiment
@@ -776,23 +800,53 @@ pub fn slurm(args: &SlurmArgs, device_name: &str) -> anyhow::Result<()> {
     }
     script.push_str(&format!(
         "# Written by `ofhnet slurm` for {} ({} runs). Each array task is one worker on the\n\
-         # shared run store; enqueueing is idempotent, so every task may do it.\n\
+         # shared run store; enqueueing is idempotent, so every task may do it. Paths are as\n\
+         # given, relative to the directory sbatch is run from (the job's working directory).\n\
+         # A task that Slurm cancels (scancel, the time limit) puts its run back in the queue\n\
+         # for another task; each run records the job and task that ran it (`ofhnet status`).\n\
          set -euo pipefail\n\
-         cd {}\n\
          export OFHNET_DB={}\n\
          {} enqueue {}{}\n\
          exec {} --device {} worker --experiment {}\n",
         file.display(),
         sweep::expand(&exp)?.len(),
-        quote(&cwd),
         quote(&args.db.db),
-        quote(&exe),
+        quote(&args.bin),
         quote(&file.display().to_string()),
         sets,
-        quote(&exe),
+        quote(&args.bin),
         quote(device_name),
         quote(&exp.name),
     ));
+    if args.submit {
+        let path = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("ofhnet-{}.sbatch", exp.name)));
+        std::fs::write(&path, &script).with_context(|| format!("writing {}", path.display()))?;
+        let out = std::process::Command::new("sbatch")
+            .arg("--parsable")
+            .arg(&path)
+            .output()
+            .context("running sbatch (is Slurm's client installed and on PATH?)")?;
+        if !out.status.success() {
+            bail!(
+                "sbatch {} failed: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let job = stdout.trim().split(';').next().unwrap_or("").to_string();
+        eprintln!(
+            "submitted {} as job {job} (array tasks 1-{}; logs ofhnet-{job}_N.log)",
+            path.display(),
+            args.workers
+        );
+        println!("{job}");
+        return Ok(());
+    }
     match &args.out {
         Some(path) => {
             std::fs::write(path, &script).with_context(|| format!("writing {}", path.display()))?;

@@ -125,12 +125,15 @@ pub fn worker_info(device: &str) -> WorkerInfo {
         .as_ref()
         .and(git(&["status", "--porcelain", "--untracked-files=no"]))
         .map(|s| !s.is_empty());
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     WorkerInfo {
         id: format!("{host}:{}", std::process::id()),
         host,
         device: device.to_string(),
         git_commit,
         git_dirty,
+        slurm_job: env("SLURM_ARRAY_JOB_ID").or_else(|| env("SLURM_JOB_ID")),
+        slurm_task: env("SLURM_ARRAY_TASK_ID"),
     }
 }
 

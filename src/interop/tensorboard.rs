@@ -23,8 +23,9 @@ use crate::{Error, Result};
 
 /// TFRecord's masked CRC-32C (Castagnoli).
 fn masked_crc(bytes: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(bytes);
-    ((crc >> 15) | (crc << 17)).wrapping_add(0xa282_ead8)
+    crc32c::crc32c(bytes)
+        .rotate_right(15)
+        .wrapping_add(0xa282_ead8)
 }
 
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -94,7 +95,11 @@ impl EventWriter {
             path,
             file: std::io::BufWriter::new(file),
         };
-        w.record(&event(wall_time, 0, EventBody::FileVersion("brain.Event:2")))?;
+        w.record(&event(
+            wall_time,
+            0,
+            EventBody::FileVersion("brain.Event:2"),
+        ))?;
         Ok(w)
     }
 
@@ -219,14 +224,12 @@ pub fn export(store: &Store, experiment: &str, out: &Path) -> Result<Vec<Exporte
 mod tests {
     use super::*;
 
-    /// CRC-32C of "123456789" is 0xE3069283 (the check value of the Castagnoli polynomial).
+    /// CRC-32C of "123456789" is 0xE3069283 (the Castagnoli polynomial's check value); masked
+    /// as TensorFlow's `crc32c::Mask` does (rotate right by 15, add 0xa282ead8), by hand:
+    /// `python3 -c "c=0xE3069283; print(hex(((c>>15|c<<17)+0xa282ead8)&0xffffffff))"`.
     #[test]
     fn masked_crc_masks_the_castagnoli_crc() {
-        let crc: u32 = 0xE306_9283;
-        assert_eq!(
-            masked_crc(b"123456789"),
-            ((crc >> 15) | (crc << 17)).wrapping_add(0xa282_ead8)
-        );
+        assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
     }
 
     /// A scalar event, encoded by hand from event.proto / summary.proto:

@@ -268,7 +268,10 @@ pub fn import(from: &Path, model_dir: &Path, device: &Device) -> Result<Networks
     if given.format != FORMAT {
         return Err(Error::Checkpoint {
             path: networks_path,
-            message: format!("format {} (this ofhnet reads format {FORMAT})", given.format),
+            message: format!(
+                "format {} (this ofhnet reads format {FORMAT})",
+                given.format
+            ),
         });
     }
     let want = networks_of(&config, given.discriminator.is_some());

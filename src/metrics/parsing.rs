@@ -380,9 +380,15 @@ mod tests {
         a.fill_polygon(&square(10.0), FaceClass::Skin);
         let mut b = ParsingMap::new(40, 40);
         b.fill_polygon(&square(15.0), FaceClass::Skin);
-        assert!((mean_iou(&a, &b).expect("iou") - 1.0 / 3.0).abs() <= 1e-15, "skin only");
+        assert!(
+            (mean_iou(&a, &b).expect("iou") - 1.0 / 3.0).abs() <= 1e-15,
+            "skin only"
+        );
         a.fill_polygon(&[[30.0, 30.0], [33.0, 30.0], [33.0, 33.0]], FaceClass::Nose);
-        assert!((mean_iou(&a, &b).expect("iou") - 1.0 / 6.0).abs() <= 1e-15, "with nose");
+        assert!(
+            (mean_iou(&a, &b).expect("iou") - 1.0 / 6.0).abs() <= 1e-15,
+            "with nose"
+        );
 
         assert_eq!(mean_iou(&a, &a).expect("iou"), 1.0);
         let empty = ParsingMap::new(40, 40);

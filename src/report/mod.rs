@@ -716,6 +716,8 @@ mod tests {
             version: 1,
             last_version: 1,
             prunable: false,
+            slurm_job: None,
+            slurm_task: None,
         };
         let stages = stage1
             .map(|k| StageRow {

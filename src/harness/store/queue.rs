@@ -45,6 +45,10 @@ pub struct WorkerInfo {
     pub device: String,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
+    /// The Slurm job (`SLURM_ARRAY_JOB_ID`, else `SLURM_JOB_ID`) and array task
+    /// (`SLURM_ARRAY_TASK_ID`) the worker runs in, when Slurm started it.
+    pub slurm_job: Option<String>,
+    pub slurm_task: Option<String>,
 }
 
 /// A run row.
@@ -78,6 +82,9 @@ pub struct RunRow {
     pub last_version: i64,
     /// Whether the experiment's pruning rule may stop the run (`retry --pruned` clears it).
     pub prunable: bool,
+    /// The Slurm job and array task whose worker last claimed the run.
+    pub slurm_job: Option<String>,
+    pub slurm_task: Option<String>,
 }
 
 super::from_row!(RunRow {
@@ -106,6 +113,8 @@ super::from_row!(RunRow {
     version,
     last_version,
     prunable: flag,
+    slurm_job,
+    slurm_task,
 });
 
 impl RunRow {
@@ -122,7 +131,8 @@ impl RunRow {
 
 const RUN_COLUMNS: &str = "key, experiment, name, ordinal, seed, swept, config, status, attempts, \
      worker, host, device, git_commit, git_dirty, heartbeat, enqueued_at, started_at, \
-     finished_at, train_seconds, eval_seconds, artifacts, error, version, last_version, prunable";
+     finished_at, train_seconds, eval_seconds, artifacts, error, version, last_version, prunable, \
+     slurm_job, slurm_task";
 
 /// Counts of runs by status.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -164,7 +174,7 @@ impl Store {
         let sql = format!(
             "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = $1, \
              host = $2, device = $3, git_commit = $4, git_dirty = $5, heartbeat = $7, \
-             started_at = $7, error = NULL \
+             started_at = $7, error = NULL, slurm_job = $8, slurm_task = $9 \
              WHERE key = ({pick}) AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
         let t = now();
@@ -177,6 +187,8 @@ impl Store {
                 .bind(worker.git_dirty.map(i64::from))
                 .bind(experiment.unwrap_or("").to_string())
                 .bind(t)
+                .bind(worker.slurm_job.clone())
+                .bind(worker.slurm_task.clone())
                 .fetch_optional(&self.pool)
         })
     }
