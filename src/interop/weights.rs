@@ -211,8 +211,11 @@ fn load_model_dir(dir: &Path, device: &Device) -> Result<Loaded> {
         &dir.join(files::INPAINT),
     )?;
     let generator = load_generator(config.generator_init(device), &dir.join(files::UPSAMPLE))?;
+    // A model directory may hold a discriminator that never trained (the methods without the
+    // adversarial loss): only one that its method trained is exported.
     let disc_path = dir.join(files::DISCRIMINATOR);
-    let discriminator = if disc_path.exists() {
+    let trained = config.resolved().losses.adversarial.is_some();
+    let discriminator = if disc_path.exists() && trained {
         Some(load_module(
             config.discriminator_config().init(device),
             &disc_path,
