@@ -108,6 +108,13 @@ fn runs(db: &str, name: &str) -> Vec<RunRow> {
         .expect("runs")
 }
 
+/// Each run's number of metric rows.
+fn row_counts(store: &Store, runs: &[RunRow]) -> Vec<i64> {
+    runs.iter()
+        .map(|r| store.metric_count(&r.key).expect("count"))
+        .collect()
+}
+
 fn logs(dir: &Path, job: &str) -> String {
     let mut text = String::new();
     for e in std::fs::read_dir(dir).expect("dir").flatten() {
@@ -141,10 +148,7 @@ fn a_job_array_finishes_every_run_once_and_a_resubmission_adds_nothing() {
         assert_eq!(r.slurm_job.as_deref(), Some(job.as_str()), "{}", r.name);
         assert!(matches!(r.slurm_task.as_deref(), Some("1" | "2")), "{r:?}");
     }
-    let rows: Vec<i64> = done
-        .iter()
-        .map(|r| store.metric_count(&r.key).expect("count"))
-        .collect();
+    let rows = row_counts(&store, &done);
     assert!(rows.iter().all(|&n| n > 0 && n == rows[0]), "{rows:?}");
     let (ok, status, _) = ofhnet_in(dir, &["status", "slurm_all", "--db", &db]);
     assert!(
@@ -163,10 +167,7 @@ fn a_job_array_finishes_every_run_once_and_a_resubmission_adds_nothing() {
             (b.key.as_str(), b.attempts, &b.slurm_job)
         );
     }
-    let rows_after: Vec<i64> = after
-        .iter()
-        .map(|r| store.metric_count(&r.key).expect("count"))
-        .collect();
+    let rows_after = row_counts(&store, &after);
     assert_eq!(rows, rows_after);
 }
 
@@ -217,10 +218,7 @@ fn a_cancelled_array_task_puts_its_run_back_and_another_task_finishes_it() {
         logs(dir, &job)
     );
     assert_eq!(again.slurm_task.as_deref(), Some("2"), "{again:?}");
-    let rows: Vec<i64> = done
-        .iter()
-        .map(|r| store.metric_count(&r.key).expect("count"))
-        .collect();
+    let rows = row_counts(&store, &done);
     assert!(
         rows.iter().all(|&n| n > 0 && n == rows[0]),
         "duplicate rows: {rows:?}"

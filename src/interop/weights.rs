@@ -29,12 +29,12 @@ use burn::store::{
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{Generator, NetFn, NetMap};
+use crate::methods::{NetFn, NetMap};
+use crate::model::Model;
 use crate::nets::discriminator::Discriminator;
-use crate::nets::inpaint::InpaintNet;
 use crate::train::checkpoint::{load_module, read_json, save_module, write_json};
 use crate::train::config::TrainConfig;
-use crate::train::stages::{files, load_generator, save_generator};
+use crate::train::stages::{files, save_generator};
 use crate::{Error, Result};
 
 /// The file names of an export directory.
@@ -160,14 +160,6 @@ fn read_safetensors<M: Module + ModuleSnapshot>(mut net: M, path: &Path) -> Resu
     Ok(net)
 }
 
-/// The networks a model directory holds, with their mirror classes.
-struct Loaded {
-    config: TrainConfig,
-    inpaint: InpaintNet,
-    generator: Generator,
-    discriminator: Option<Discriminator>,
-}
-
 fn networks_of(config: &TrainConfig, with_discriminator: bool) -> Networks {
     let r = config.resolved();
     let (class, kwargs) = r.generator.reference(r.preset, &r.upsample);
@@ -197,46 +189,24 @@ fn networks_of(config: &TrainConfig, with_discriminator: bool) -> Networks {
     }
 }
 
-fn load_model_dir(dir: &Path, device: &Device) -> Result<Loaded> {
-    let config_path = dir.join(files::CONFIG);
-    if !config_path.exists() {
-        return Err(Error::Checkpoint {
-            path: dir.to_path_buf(),
-            message: format!("not a model directory (no {})", files::CONFIG),
-        });
+/// The discriminator a model directory holds, when its method trained one (a directory may
+/// hold one that never trained: the methods without the adversarial loss).
+fn trained_discriminator(model: &Model) -> Result<Option<Discriminator>> {
+    let path = model.dir.join(files::DISCRIMINATOR);
+    if !path.exists() || model.config.resolved().losses.adversarial.is_none() {
+        return Ok(None);
     }
-    let config: TrainConfig = read_json(&config_path)?;
-    let inpaint = load_module(
-        config.inpaint_config().init(device),
-        &dir.join(files::INPAINT),
-    )?;
-    let generator = load_generator(config.generator_init(device), &dir.join(files::UPSAMPLE))?;
-    // A model directory may hold a discriminator that never trained (the methods without the
-    // adversarial loss): only one that its method trained is exported.
-    let disc_path = dir.join(files::DISCRIMINATOR);
-    let trained = config.resolved().losses.adversarial.is_some();
-    let discriminator = if disc_path.exists() && trained {
-        Some(load_module(
-            config.discriminator_config().init(device),
-            &disc_path,
-        )?)
-    } else {
-        None
-    };
-    Ok(Loaded {
-        config,
-        inpaint,
-        generator,
-        discriminator,
-    })
+    let device = &model.device;
+    load_module(model.config.discriminator_config().init(device), &path).map(Some)
 }
 
 /// Writes every network of the trained model in `model_dir` to `out` as safetensors with
 /// PyTorch's names (see the module docs).
 pub fn export(model_dir: &Path, out: &Path, device: &Device) -> Result<Exported> {
-    let m = load_model_dir(model_dir, device)?;
+    let m = Model::load(model_dir, device)?;
+    let discriminator = trained_discriminator(&m)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let networks = networks_of(&m.config, m.discriminator.is_some());
+    let networks = networks_of(&m.config, discriminator.is_some());
     let mut tensors = Vec::new();
     let path = out.join(names::INPAINT);
     tensors.push((path.clone(), write_safetensors(&m.inpaint, &path)?));
@@ -249,7 +219,7 @@ pub fn export(model_dir: &Path, out: &Path, device: &Device) -> Result<Exported>
     }
     let path = out.join(names::GENERATOR);
     tensors.push((path.clone(), m.generator.with_net(Write(&path))?));
-    if let Some(d) = &m.discriminator {
+    if let Some(d) = &discriminator {
         let path = out.join(names::DISCRIMINATOR);
         tensors.push((path.clone(), write_safetensors(d, &path)?));
     }
