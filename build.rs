@@ -2,11 +2,21 @@
 //! SQLite and PostgreSQL) or pair of `NNNN_description.sqlite.sql` and
 //! `NNNN_description.postgres.sql` becomes one entry of `MIGRATIONS`, oldest first, and the
 //! newest version is `SCHEMA_VERSION`. A new migration is then one new file (or pair).
+//!
+//! With `--features tch` it also compiles `src/nets/fused_tch.cpp` (LibTorch's fused batch-norm
+//! backward, which the `tch` crate does not wrap) against the headers of the LibTorch that
+//! torch-sys links: `$LIBTORCH/include`, or with `LIBTORCH_USE_PYTORCH=1` the installed PyTorch's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 fn main() {
+    embed_migrations();
+    #[cfg(feature = "tch")]
+    fused_tch::compile();
+}
+
+fn embed_migrations() {
     println!("cargo:rerun-if-changed=migrations");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     // version -> (description, sqlite file, postgres file)
@@ -80,4 +90,81 @@ fn main() {
     ));
     let target = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("migrations.rs");
     std::fs::write(target, out).expect("writing migrations.rs");
+}
+
+#[cfg(feature = "tch")]
+mod fused_tch {
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    /// The LibTorch headers and C++ ABI, found as torch-sys finds them (its build script's
+    /// `LIBTORCH`, `LIBTORCH_INCLUDE`, `LIBTORCH_CXX11_ABI`, `LIBTORCH_USE_PYTORCH` and
+    /// `PYTHON_SYS_EXECUTABLE`), so that the shim is compiled for the library it links with.
+    fn libtorch() -> (Vec<PathBuf>, String) {
+        for var in [
+            "LIBTORCH",
+            "LIBTORCH_INCLUDE",
+            "LIBTORCH_CXX11_ABI",
+            "LIBTORCH_USE_PYTORCH",
+            "PYTHON_SYS_EXECUTABLE",
+        ] {
+            println!("cargo:rerun-if-env-changed={var}");
+        }
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if env("LIBTORCH_USE_PYTORCH").is_some() {
+            let python = env("PYTHON_SYS_EXECUTABLE").unwrap_or_else(|| "python".into());
+            let script = "import torch\nfrom torch.utils import cpp_extension\n\
+                print('ABI', int(torch._C._GLIBCXX_USE_CXX11_ABI))\n\
+                [print('INCLUDE', p) for p in cpp_extension.include_paths()]";
+            let output = Command::new(&python)
+                .args(["-c", script])
+                .output()
+                .unwrap_or_else(|e| panic!("LIBTORCH_USE_PYTORCH: cannot run {python}: {e}"));
+            assert!(
+                output.status.success(),
+                "LIBTORCH_USE_PYTORCH: {python} cannot import torch: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let text = String::from_utf8_lossy(&output.stdout);
+            let mut includes = Vec::new();
+            let mut abi = String::from("1");
+            for line in text.lines() {
+                if let Some(path) = line.strip_prefix("INCLUDE ") {
+                    includes.push(PathBuf::from(path));
+                } else if let Some(value) = line.strip_prefix("ABI ") {
+                    abi = value.to_string();
+                }
+            }
+            return (includes, abi);
+        }
+        let Some(root) = env("LIBTORCH_INCLUDE").or_else(|| env("LIBTORCH")) else {
+            panic!(
+                "--features tch: set LIBTORCH to a LibTorch 2.9.0 directory, or LIBTORCH_USE_PYTORCH=1 \
+                 with torch==2.9.0 installed (scripts/tch-env.sh build does the latter)"
+            );
+        };
+        let root = PathBuf::from(root);
+        let includes = vec![
+            root.join("include"),
+            root.join("include/torch/csrc/api/include"),
+        ];
+        (
+            includes,
+            env("LIBTORCH_CXX11_ABI").unwrap_or_else(|| "1".into()),
+        )
+    }
+
+    pub fn compile() {
+        println!("cargo:rerun-if-changed=src/nets/fused_tch.cpp");
+        let (includes, abi) = libtorch();
+        cc::Build::new()
+            .cpp(true)
+            .file("src/nets/fused_tch.cpp")
+            .includes(&includes)
+            .flag("-std=c++17")
+            .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+            .flag("-DGLOG_USE_GLOG_EXPORT")
+            .warnings(false)
+            .compile("ofhnet_fused_tch");
+    }
 }

@@ -5,7 +5,7 @@
 # the table and writes BENCHMARKS.md.
 #
 #   scripts/bench.sh [--preset cpu] [--rounds 3] [--repeats 3] [--threads N] [--out BENCHMARKS.md]
-#                    [--only stage1,stage2,infer1,inferbatch] [--no-tch] [--gpu]
+#                    [--only stage1,stage2,infer1,inferbatch] [--no-tch] [--no-unfused] [--gpu]
 #
 # Work (preset cpu unless --preset): stage1 = one Stage1Nets::step at batch 64; stage2 = one
 # Stage2Nets::step at batch 16 (OFHNet: L2 + adversarial); infer1 = one face through
@@ -18,12 +18,15 @@
 # from a venv this script creates (torch==2.9.0, the version burn-tch links), once with its
 # defaults and once with the glibc malloc settings ofhnet applies to itself (src/alloc.rs). With
 # --gpu (a CUDA machine): ofhnet on tch-cuda:0 and on burn-cuda (cuda:0) against PyTorch CUDA.
+# Each ofhnet CPU build also runs as `flex-unfused` / `tch-cpu-unfused`: the same binary with
+# OFHNET_FUSED_OPS=0, i.e. burn's own batch norm and ReLU instead of src/nets/fused.rs, so that
+# the table shows what the fused operations buy (skip with --no-unfused).
 # At the end, `ofhnet bench harness` times the harness's overhead (sweep, metric rows, report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 preset=cpu rounds=3 repeats=3 threads=$(nproc) out=BENCHMARKS.md only=stage1,stage2,infer1,inferbatch
-use_tch=1 gpu=0
+use_tch=1 gpu=0 unfused=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset=$2; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --no-tch) use_tch=0; shift ;;
+    --no-unfused) unfused=0; shift ;;
     --gpu) gpu=1; shift ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -46,19 +50,26 @@ if ! "$venv/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.s
 fi
 py="$venv/bin/python"
 
+# Both CPU builds share one target directory (only burn's crates and ofhnet compile again between
+# them); each binary is copied aside.
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target/bench"
 echo "building ofhnet (release, burn-flex)" >&2
 cargo build --release -q
-flex_bin="${CARGO_TARGET_DIR:-target}/release/ofhnet"
+flex_bin="$target/bench/ofhnet-flex"
+cp "$target/release/ofhnet" "$flex_bin"
 impls=("flex")
+[ "$unfused" = 1 ] && impls+=("flex-unfused")
 tch_bin=""
 if [ "$use_tch" = 1 ] || [ "$gpu" = 1 ]; then
-  echo "building ofhnet (release, burn-tch) into target/bench-tch" >&2
+  echo "building ofhnet (release, burn-tch)" >&2
   torch_lib=$("$py" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
-  if PATH="$venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 CARGO_TARGET_DIR=target/bench-tch \
-      cargo build --release -q --features tch; then
-    tch_bin=target/bench-tch/release/ofhnet
+  if PATH="$venv/bin:$PATH" LIBTORCH_USE_PYTORCH=1 cargo build --release -q --features tch; then
+    tch_bin="$target/bench/ofhnet-tch"
+    cp "$target/release/ofhnet" "$tch_bin"
     export LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
     [ "$use_tch" = 1 ] && impls+=("tch-cpu")
+    [ "$use_tch" = 1 ] && [ "$unfused" = 1 ] && impls+=("tch-cpu-unfused")
   else
     echo "the burn-tch build failed; benchmarking without it" >&2
   fi
@@ -84,7 +95,9 @@ run_one() { # impl work
   local args=(--which "$work" --preset "$preset" --batch "$b" --repeats "$repeats")
   case "$impl" in
     flex) "$flex_bin" --device cpu bench step "${args[@]}" ;;
+    flex-unfused) OFHNET_FUSED_OPS=0 "$flex_bin" --device cpu bench step "${args[@]}" ;;
     tch-cpu) "$tch_bin" --device tch-cpu bench step "${args[@]}" ;;
+    tch-cpu-unfused) OFHNET_FUSED_OPS=0 "$tch_bin" --device tch-cpu bench step "${args[@]}" ;;
     tch-cuda) "$tch_bin" --device tch-cuda:0 bench step "${args[@]}" ;;
     cuda) "$cuda_bin" --device cuda:0 bench step "${args[@]}" ;;
     pytorch) "$py" benches/reference/ofhnet_ref.py step "${args[@]}" --threads "$threads" ;;
@@ -145,6 +158,7 @@ for line in open(rows):
 works = list(dict.fromkeys(w for w, _ in times))
 impls = list(dict.fromkeys(i for _, i in times))
 ref = {"pytorch": "pytorch", "flex": "pytorch", "tch-cpu": "pytorch", "pytorch-malloc": "pytorch",
+       "flex-unfused": "pytorch", "tch-cpu-unfused": "pytorch",
        "tch-cuda": "pytorch-cuda", "cuda": "pytorch-cuda", "pytorch-cuda": "pytorch-cuda"}
 batch = {"stage1": 64, "infer1": 1}
 head = ["work", "batch"] + [f"{i} median s" for i in impls] + \
@@ -176,7 +190,9 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
   through InpaintNet + UpsampleNet (u8 in, u8 out); `inferbatch` 16 faces.
 - Implementations: `flex` is ofhnet's default build (burn-flex); `tch-cpu` is ofhnet built with
   `--features tch` (burn-tch on LibTorch), which `--device auto` (the default) picks when the
-  binary has it; `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` is the same
+  binary has it; `flex-unfused` and `tch-cpu-unfused` are the same binaries with
+  `OFHNET_FUSED_OPS=0` (burn's own batch norm and ReLU instead of `src/nets/fused.rs`, i.e. what
+  ofhnet ran before the fused operations); `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` is the same
   reference with the glibc malloc settings that ofhnet applies to itself at start-up
   (`src/alloc.rs`: no mmap below 1 GiB, no trimming, 256 MiB top pad), to show how much of a
   difference is the allocator. Ratios are against `pytorch`.

@@ -4,7 +4,8 @@
 #
 #   scripts/tch-env.sh build [ARGS]     cargo build --features tch ARGS (e.g. --release: the
 #                                       fastest CPU path; `--device auto` then means tch-cpu)
-#   scripts/tch-env.sh smoke            build --features tch and run the tch-cpu smoke test
+#   scripts/tch-env.sh smoke            build --features tch, run the fused-operation unit tests
+#                                       on tch-cpu and the tch-cpu smoke test
 #   scripts/tch-env.sh run CMD ARGS...  run CMD with LIBTORCH_USE_PYTORCH / LD_LIBRARY_PATH set
 #   scripts/tch-env.sh python           print the venv's Python (it also has safetensors and
 #                                       tensorboard, for the tests of `ofhnet export`)
@@ -56,6 +57,8 @@ case "${1:-smoke}" in
     ;;
   smoke)
     cargo build --features tch
+    # The fused batch norm and ReLU (src/nets/fused.rs) against burn's own, on flex and tch-cpu.
+    cargo test --features tch --lib nets::fused
     bin="${CARGO_TARGET_DIR:-target}/debug/ofhnet"
     "$bin" --device tch-cpu device
     # A tiny end-to-end run on LibTorch: synthetic faces, both stages, evaluation.

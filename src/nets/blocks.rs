@@ -1,9 +1,9 @@
 //! Building blocks shared by the networks.
 
+use super::fused::{batch_norm, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// A `k x k` convolution with "same" padding for odd `k`.
@@ -53,7 +53,7 @@ impl ConvBnRelu {
     /// - input `[batch, c_in, h, w]`
     /// - output `[batch, c_out, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(batch_norm(&self.bn, self.conv.forward(x)))
     }
 }
 

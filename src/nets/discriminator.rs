@@ -7,11 +7,12 @@
 //! sigmoid is applied inside the losses, in the numerically stable log-sigmoid form, and by
 //! [`Discriminator::probability`].
 
+use super::fused::relu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{ConvBnRelu, conv, expect_shape};

@@ -15,10 +15,10 @@
 //! The paper's baseline is 16 blocks of 64 channels with `res_scale` 1 (its large model, 32 x 256
 //! at 0.1, is out of reach here). Everything works on RGB in [0, 1], like every other method.
 
+use super::fused::relu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{conv, expect_shape};

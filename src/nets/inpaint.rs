@@ -7,11 +7,12 @@
 //!   (the paper upsamples instead of using transposed convolutions).
 //! - Then two convolutions and a sigmoid, giving an RGB image in [0, 1].
 
+use super::fused::{batch_norm, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{bn, conv, expect_shape, upsample_nearest2x};
@@ -100,12 +101,12 @@ impl InpaintNet {
         expect_shape("InpaintNet", &x, 3, self.size);
         let mut h = x;
         for block in &self.encoder {
-            h = block.bn.forward(relu(block.conv.forward(h)));
+            h = batch_norm(&block.bn, relu(block.conv.forward(h)));
         } // [batch, 64, 4, 4]: the 1024-d bottleneck
         for m in &self.decoder {
             h = upsample_nearest2x(h); // [batch, c, 2h, 2w]
-            h = relu(m.bn_in.forward(h));
-            h = relu(m.bn_out.forward(m.conv.forward(h)));
+            h = relu(batch_norm(&m.bn_in, h));
+            h = relu(batch_norm(&m.bn_out, m.conv.forward(h)));
         } // [batch, 32, 16, 16]
         h = relu(self.conv_a.forward(h));
         sigmoid(self.conv_b.forward(h)) // [batch, 3, 16, 16]

@@ -11,11 +11,11 @@
 //! The output is the 136 coordinates `x1 y1 ... x68 y68` divided by the face side (so in [0, 1]
 //! for points inside the crop); [`LandmarkNet::points`] scales them back to pixels.
 
+use super::fused::relu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{ConvBnRelu, expect_shape};

@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod discriminator;
 pub mod edsr;
 pub mod fsrcnn;
+pub mod fused;
 pub mod inpaint;
 pub mod landmark;
 pub mod spec;

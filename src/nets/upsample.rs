@@ -19,12 +19,13 @@
 //! differ (ResNet's "option B"); with equal widths the skip is the identity, as in the paper's
 //! figure.
 
+use super::fused::{batch_norm, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{bn, conv, expect_shape, upsample_nearest2x};
@@ -87,15 +88,15 @@ impl ResidualUpsampleBlock {
     /// - input `[batch, c_in, s, s]`
     /// - output `[batch, c, 2s, 2s]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let h = relu(self.bn2.forward(self.conv2.forward(h)));
+        let h = relu(batch_norm(&self.bn1, self.conv1.forward(x.clone())));
+        let h = relu(batch_norm(&self.bn2, self.conv2.forward(h)));
         let h = self.conv3.forward(h); // [batch, c, s, s]
         let skip = match &self.skip {
             Some(p) => p.forward(x),
             None => x,
         };
         let h = upsample_nearest2x(h + skip); // [batch, c, 2s, 2s]
-        relu(self.bn_up.forward(h))
+        relu(batch_norm(&self.bn_up, h))
     }
 }
 

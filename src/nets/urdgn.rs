@@ -13,11 +13,12 @@
 //!   URDGN's own (convolutions with max pooling and two dense layers), so that the adversarial
 //!   term is the same in both methods and only the generators differ.
 
+use super::fused::{batch_norm, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{bn, conv, expect_shape};
@@ -82,7 +83,7 @@ impl UrdgnGenerator {
         expect_shape("URDGN", &x, 3, self.lr_size);
         let mut h = x;
         for up in &self.ups {
-            h = relu(up.bn.forward(up.deconv.forward(h))); // size doubles
+            h = relu(batch_norm(&up.bn, up.deconv.forward(h))); // size doubles
         }
         sigmoid(self.output.forward(h)) // [batch, 3, 128, 128]
     }

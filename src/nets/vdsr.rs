@@ -9,10 +9,10 @@
 //! centres); upscaling needs no antialiasing, and the residual absorbs the difference to PIL's
 //! a = -0.5 kernel.
 
+use super::fused::relu;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
-use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};

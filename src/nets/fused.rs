@@ -1,0 +1,967 @@
+//! Fused batch normalisation and ReLU: one kernel each way where the backend has one.
+//!
+//! burn 0.22.1's LibTorch backend does not override `ModuleOps::batch_norm_train`, its backward,
+//! `batch_norm` or `ActivationOps::relu_backward`, so burn's generic compositions run there: two
+//! `swap_dims` + `reshape` copies for the statistics, two more in the backward pass, a dozen
+//! element-wise kernels, and ReLU's backward as `lower_equal` + `mask_fill`, where PyTorch runs
+//! `native_batch_norm`, `native_batch_norm_backward` and `threshold_backward` once each
+//! (benches/PROFILE.md). This module gives them to LibTorch through burn's backend-extension
+//! mechanism (`#[backend_extension]`) without patching burn:
+//!
+//! - [`FusedOps`] is the extension trait. Its default bodies are burn's own implementations, which
+//!   CubeCL keeps. LibTorch overrides them with its kernels (`at::native_batch_norm_backward`,
+//!   which the `tch` crate does not wrap, comes from `fused_tch.cpp`); burn-flex, which has no
+//!   batch-norm kernel either, with single-pass Rust kernels (its own ReLU is already one pass).
+//! - `Autodiff<B, C>` implements the forward operations with a hand-written backward step that
+//!   calls the inner backend's fused backward (burn-autodiff does the same for `batch_norm_train`;
+//!   it records eval-mode `batch_norm` and ReLU as compositions).
+//! - [`batch_norm`] and [`relu`] are what the networks call: [`batch_norm`] is
+//!   `burn::nn::BatchNorm::forward` (same train/eval rule, same running-statistics update, same
+//!   module and records, so checkpoints are unchanged) on the fused operations.
+//!
+//! The unit tests below check outputs and gradients against burn's own implementation on every
+//! backend the build has (flex; tch-cpu with `--features tch`), in training and eval mode.
+
+// burn marks LibTorch deprecated in favour of CubeCL; it is our fast CPU path, and the extension
+// macro names it.
+#![cfg_attr(feature = "tch", allow(deprecated))]
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, Scalar, backend_extension};
+use burn::nn::BatchNorm;
+use burn::tensor::{Shape, Tensor};
+
+/// Batch normalisation and ReLU as single operations (see the module docs). Tensors are
+/// `[batch, channels, ...]` for the input and `[channels]` for everything per channel.
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    LibTorch: cfg(feature = "tch"),
+    Cube: cfg(feature = "cuda"),
+    Autodiff
+)]
+pub trait FusedOps: Backend {
+    /// Normalises with the batch's statistics: `(output, mean, biased variance)`.
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train(x, gamma, beta, epsilon);
+        (r.output, r.mean, r.variance)
+    }
+
+    /// Gradients of [`fused_batch_norm_train`](FusedOps::fused_batch_norm_train) with respect
+    /// to `(x, gamma, beta)`, given the statistics it returned.
+    fn fused_batch_norm_train_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let r = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad);
+        (r.x_grad, r.gamma_grad, r.beta_grad)
+    }
+
+    /// Normalises with given (running) statistics.
+    fn fused_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        Self::batch_norm(x, gamma, beta, mean, variance, epsilon)
+    }
+
+    /// Gradients of [`fused_batch_norm_eval`](FusedOps::fused_batch_norm_eval) with respect to
+    /// `(x, gamma, beta)` (the statistics are constants).
+    fn fused_batch_norm_eval_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        default_batch_norm_eval_backward::<Self>(x, gamma, mean, variance, epsilon, grad)
+    }
+
+    /// `max(x, 0)`.
+    fn fused_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu(x)
+    }
+
+    /// The gradient of ReLU: `grad` where the forward `output` is positive, else 0.
+    fn fused_relu_backward(
+        output: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::relu_backward(output, grad)
+    }
+}
+
+/// [`FusedOps::fused_batch_norm_eval_backward`] out of burn's tensor operations (every backend
+/// without a kernel of its own).
+fn default_batch_norm_eval_backward<B: Backend>(
+    x: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    variance: FloatTensor<B>,
+    epsilon: f64,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = x.shape();
+    let channels = shape[1];
+    let mut per_channel = vec![1; shape.num_dims()];
+    per_channel[1] = channels;
+    let per_channel = Shape::from(per_channel);
+    let inv_std = B::float_reshape(
+        B::float_recip(B::float_sqrt(B::float_add_scalar(
+            variance,
+            Scalar::Float(epsilon),
+        ))),
+        per_channel.clone(),
+    );
+    let normalized = B::float_mul(
+        B::float_sub(x, B::float_reshape(mean, per_channel.clone())),
+        inv_std.clone(),
+    );
+    let scale = B::float_mul(B::float_reshape(gamma, per_channel), inv_std);
+    let x_grad = B::float_mul(grad.clone(), scale);
+    let per_channel_sum = |t: FloatTensor<B>| {
+        let mut t = t;
+        for dim in (0..shape.num_dims()).filter(|&d| d != 1) {
+            t = B::float_sum_dim(t, dim);
+        }
+        B::float_reshape(t, Shape::new([channels]))
+    };
+    let gamma_grad = per_channel_sum(B::float_mul(grad.clone(), normalized));
+    let beta_grad = per_channel_sum(grad);
+    (x_grad, gamma_grad, beta_grad)
+}
+
+#[cfg(feature = "flex")]
+mod flex {
+    //! burn-flex has no batch-norm kernel either, so burn's composition (four transposing copies
+    //! and a dozen element-wise passes) runs there too. These are the same operations as
+    //! single passes over contiguous `f32` NCHW data: one pass per channel for the statistics
+    //! (two for the variance, centred as burn computes it), one for the output; in the backward
+    //! pass one for the two sums per channel and one for the input gradient. Channels run in
+    //! parallel (rayon). Any other dtype or layout takes burn's composition.
+    use super::FusedOps;
+    use burn::backend::tensor::FloatTensor;
+    use burn::backend::{Flex, TensorMetadata};
+    use burn::tensor::TensorData;
+    use rayon::prelude::*;
+
+    type T = FloatTensor<Flex>;
+
+    /// `(batch, channels, spatial size)` of an `f32` tensor of rank >= 2, made contiguous.
+    fn nchw(x: &T) -> Option<(T, usize, usize, usize)> {
+        let shape = x.shape();
+        if shape.num_dims() < 2
+            || shape.num_elements() == 0
+            || x.dtype() != burn::tensor::DType::F32
+        {
+            return None;
+        }
+        let (n, c) = (shape[0], shape[1]);
+        let s = shape.num_elements() / (n * c).max(1);
+        let x = if x.as_slice::<f32>().is_some() {
+            x.clone()
+        } else {
+            x.to_contiguous()
+        };
+        Some((x, n, c, s))
+    }
+
+    fn values(t: &T) -> Vec<f32> {
+        match t.as_slice::<f32>() {
+            Some(v) => v.to_vec(),
+            None => t
+                .to_contiguous()
+                .as_slice::<f32>()
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn tensor(values: Vec<f32>, shape: burn::tensor::Shape) -> T {
+        T::from_data(TensorData::new(values, shape))
+    }
+
+    /// The blocks `x[b, c, ..]` of channel `c`, for `b` in the batch.
+    fn blocks(
+        x: &[f32],
+        n: usize,
+        c: usize,
+        s: usize,
+        channel: usize,
+    ) -> impl Iterator<Item = &[f32]> {
+        (0..n).map(move |b| &x[(b * c + channel) * s..(b * c + channel + 1) * s])
+    }
+
+    /// Per channel: mean and biased variance (centred, in f64).
+    fn statistics(x: &[f32], n: usize, c: usize, s: usize) -> (Vec<f32>, Vec<f32>) {
+        let count = (n * s) as f64;
+        (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let sum: f64 = blocks(x, n, c, s, ch).flatten().map(|&v| v as f64).sum();
+                let mean = sum / count;
+                let squares: f64 = blocks(x, n, c, s, ch)
+                    .flatten()
+                    .map(|&v| (v as f64 - mean).powi(2))
+                    .sum();
+                (mean as f32, (squares / count) as f32)
+            })
+            .unzip()
+    }
+
+    /// `out = (x - mean[c]) * scale[c] + shift[c]`.
+    fn affine(
+        x: &[f32],
+        c: usize,
+        s: usize,
+        mean: &[f32],
+        scale: &[f32],
+        shift: &[f32],
+    ) -> Vec<f32> {
+        let mut out = vec![0.0f32; x.len()];
+        out.par_chunks_mut(s)
+            .zip(x.par_chunks(s))
+            .enumerate()
+            .for_each(|(block, (o, xs))| {
+                let (m, a, b) = (mean[block % c], scale[block % c], shift[block % c]);
+                for (o, &v) in o.iter_mut().zip(xs) {
+                    *o = (v - m) * a + b;
+                }
+            });
+        out
+    }
+
+    fn inv_std(variance: &[f32], epsilon: f64) -> Vec<f32> {
+        variance
+            .iter()
+            .map(|&v| (1.0 / (v as f64 + epsilon).sqrt()) as f32)
+            .collect()
+    }
+
+    /// The backward pass of both modes. Per channel, with `xhat = (x - mean) * inv_std`:
+    /// `dbeta = sum(dy)`, `dgamma = sum(dy * xhat)`; the input gradient is
+    /// `gamma * inv_std * (dy - [dbeta + xhat * dgamma] / count)` with the batch's statistics
+    /// (`train`), `gamma * inv_std * dy` with constant ones.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_slices(
+        x: &[f32],
+        dy: &[f32],
+        n: usize,
+        c: usize,
+        s: usize,
+        gamma: &[f32],
+        mean: &[f32],
+        inv_std: &[f32],
+        train: bool,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let (dbeta, dgamma): (Vec<f32>, Vec<f32>) = (0..c)
+            .into_par_iter()
+            .map(|ch| {
+                let (m, k) = (mean[ch] as f64, inv_std[ch] as f64);
+                let mut sum = 0.0f64;
+                let mut dot = 0.0f64;
+                for (xs, gs) in blocks(x, n, c, s, ch).zip(blocks(dy, n, c, s, ch)) {
+                    for (&v, &g) in xs.iter().zip(gs) {
+                        sum += g as f64;
+                        dot += g as f64 * (v as f64 - m) * k;
+                    }
+                }
+                (sum as f32, dot as f32)
+            })
+            .unzip();
+        let count = (n * s) as f32;
+        let mut dx = vec![0.0f32; x.len()];
+        dx.par_chunks_mut(s)
+            .zip(x.par_chunks(s).zip(dy.par_chunks(s)))
+            .enumerate()
+            .for_each(|(block, (out, (xs, gs)))| {
+                let ch = block % c;
+                let (m, k) = (mean[ch], inv_std[ch]);
+                let scale = gamma[ch] * k;
+                if train {
+                    let (mean_dy, mean_dot) = (dbeta[ch] / count, dgamma[ch] / count);
+                    for (o, (&v, &g)) in out.iter_mut().zip(xs.iter().zip(gs)) {
+                        *o = scale * (g - mean_dy - (v - m) * k * mean_dot);
+                    }
+                } else {
+                    for (o, &g) in out.iter_mut().zip(gs) {
+                        *o = scale * g;
+                    }
+                }
+            });
+        (dx, dgamma, dbeta)
+    }
+
+    /// [`backward_slices`] on tensors; `None` where the layout or dtype is not ours.
+    fn backward(
+        x: &T,
+        grad: &T,
+        gamma: &T,
+        mean: &T,
+        variance: &T,
+        epsilon: f64,
+        train: bool,
+    ) -> Option<(T, T, T)> {
+        let ((x, n, c, s), (grad, ..)) = (nchw(x)?, nchw(grad)?);
+        let (dx, dgamma, dbeta) = backward_slices(
+            x.as_slice::<f32>()?,
+            grad.as_slice::<f32>()?,
+            n,
+            c,
+            s,
+            &values(gamma),
+            &values(mean),
+            &inv_std(&values(variance), epsilon),
+            train,
+        );
+        Some((
+            tensor(dx, x.shape()),
+            tensor(dgamma, [c].into()),
+            tensor(dbeta, [c].into()),
+        ))
+    }
+
+    impl FusedOps for Flex {
+        fn fused_batch_norm_train(x: T, gamma: T, beta: T, epsilon: f64) -> (T, T, T) {
+            let Some((x, n, c, s)) = nchw(&x) else {
+                let r = <Flex as burn::backend::ops::ModuleOps<Flex>>::batch_norm_train(
+                    x, gamma, beta, epsilon,
+                );
+                return (r.output, r.mean, r.variance);
+            };
+            let shape = x.shape();
+            let xs = x.as_slice::<f32>().unwrap_or_default();
+            let (mean, variance) = statistics(xs, n, c, s);
+            let k = inv_std(&variance, epsilon);
+            let (gamma, beta) = (values(&gamma), values(&beta));
+            let scale: Vec<f32> = (0..c).map(|i| gamma[i] * k[i]).collect();
+            let out = affine(xs, c, s, &mean, &scale, &beta);
+            (
+                tensor(out, shape),
+                tensor(mean, [c].into()),
+                tensor(variance, [c].into()),
+            )
+        }
+
+        fn fused_batch_norm_train_backward(
+            x: T,
+            gamma: T,
+            mean: T,
+            variance: T,
+            epsilon: f64,
+            grad: T,
+        ) -> (T, T, T) {
+            backward(&x, &grad, &gamma, &mean, &variance, epsilon, true).unwrap_or_else(|| {
+                let r = <Flex as burn::backend::ops::ModuleOps<Flex>>::batch_norm_train_backward(
+                    x, gamma, mean, variance, epsilon, grad,
+                );
+                (r.x_grad, r.gamma_grad, r.beta_grad)
+            })
+        }
+
+        fn fused_batch_norm_eval(x: T, gamma: T, beta: T, mean: T, variance: T, epsilon: f64) -> T {
+            let Some((x, _, c, s)) = nchw(&x) else {
+                return <Flex as burn::backend::ops::ModuleOps<Flex>>::batch_norm(
+                    x, gamma, beta, mean, variance, epsilon,
+                );
+            };
+            let k = inv_std(&values(&variance), epsilon);
+            let (gamma, beta, mean) = (values(&gamma), values(&beta), values(&mean));
+            let scale: Vec<f32> = (0..c).map(|i| gamma[i] * k[i]).collect();
+            tensor(
+                affine(
+                    x.as_slice::<f32>().unwrap_or_default(),
+                    c,
+                    s,
+                    &mean,
+                    &scale,
+                    &beta,
+                ),
+                x.shape(),
+            )
+        }
+
+        fn fused_batch_norm_eval_backward(
+            x: T,
+            gamma: T,
+            mean: T,
+            variance: T,
+            epsilon: f64,
+            grad: T,
+        ) -> (T, T, T) {
+            backward(&x, &grad, &gamma, &mean, &variance, epsilon, false).unwrap_or_else(|| {
+                // burn has no eval-mode backward of its own: the trait's composition.
+                super::default_batch_norm_eval_backward::<Flex>(
+                    x, gamma, mean, variance, epsilon, grad,
+                )
+            })
+        }
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl FusedOps for burn::backend::Cube {}
+
+#[cfg(feature = "tch")]
+mod libtorch {
+    use super::FusedOps;
+    use burn::backend::LibTorch;
+    use burn::backend::tensor::FloatTensor;
+    use std::ffi::{CStr, c_char, c_int, c_void};
+
+    type Torch = FloatTensor<LibTorch>;
+
+    // src/nets/fused_tch.cpp, compiled by build.rs. A tensor pointer is tch's `C_tensor*` (an
+    // `at::Tensor*`); the three it writes are allocated with `new`, and `tch::Tensor::from_ptr`
+    // takes them over.
+    unsafe extern "C" {
+        fn ofhnet_native_batch_norm_backward(
+            out: *mut *mut c_void,
+            grad_out: *const c_void,
+            input: *const c_void,
+            weight: *const c_void,
+            running_mean: *const c_void,
+            running_var: *const c_void,
+            save_mean: *const c_void,
+            save_invstd: *const c_void,
+            train: c_int,
+            eps: f64,
+        ) -> *mut c_char;
+        fn ofhnet_fused_free_message(message: *mut c_char);
+    }
+
+    /// `at::native_batch_norm_backward` with all three gradients. Panics with LibTorch's message
+    /// if it throws, as tch's own wrappers do.
+    #[allow(clippy::too_many_arguments)]
+    fn native_backward(
+        grad: &tch::Tensor,
+        x: &tch::Tensor,
+        gamma: &tch::Tensor,
+        running: Option<(&tch::Tensor, &tch::Tensor)>,
+        saved: Option<(&tch::Tensor, &tch::Tensor)>,
+        epsilon: f64,
+    ) -> (tch::Tensor, tch::Tensor, tch::Tensor) {
+        let null = std::ptr::null();
+        let (running_mean, running_var) = running.map_or((null, null), |(m, v)| {
+            (m.as_ptr().cast(), v.as_ptr().cast())
+        });
+        let (save_mean, save_invstd) = saved.map_or((null, null), |(m, s)| {
+            (m.as_ptr().cast(), s.as_ptr().cast())
+        });
+        let mut out = [std::ptr::null_mut(); 3];
+        // SAFETY: every pointer is a live tensor borrowed for the call (or null where the C++
+        // side takes an optional); on success the C++ side wrote three fresh `at::Tensor*` into
+        // `out`, each owned from here on by the `tch::Tensor` that wraps it.
+        unsafe {
+            let error = ofhnet_native_batch_norm_backward(
+                out.as_mut_ptr(),
+                grad.as_ptr().cast(),
+                x.as_ptr().cast(),
+                gamma.as_ptr().cast(),
+                running_mean,
+                running_var,
+                save_mean,
+                save_invstd,
+                c_int::from(saved.is_some()),
+                epsilon,
+            );
+            if !error.is_null() {
+                let message = CStr::from_ptr(error).to_string_lossy().into_owned();
+                ofhnet_fused_free_message(error);
+                panic!("LibTorch native_batch_norm_backward: {message}");
+            }
+            (
+                tch::Tensor::from_ptr(out[0].cast()),
+                tch::Tensor::from_ptr(out[1].cast()),
+                tch::Tensor::from_ptr(out[2].cast()),
+            )
+        }
+    }
+
+    impl FusedOps for LibTorch {
+        fn fused_batch_norm_train(
+            x: Torch,
+            gamma: Torch,
+            beta: Torch,
+            epsilon: f64,
+        ) -> (Torch, Torch, Torch) {
+            let (output, mean, inv_std) = x.tensor.native_batch_norm(
+                Some(&gamma.tensor),
+                Some(&beta.tensor),
+                None::<&tch::Tensor>,
+                None::<&tch::Tensor>,
+                true,
+                0.0,
+                epsilon,
+            );
+            // The running statistics take the biased variance, as burn's BatchNorm does.
+            let variance = inv_std.square().reciprocal() - epsilon;
+            (Torch::new(output), Torch::new(mean), Torch::new(variance))
+        }
+
+        fn fused_batch_norm_train_backward(
+            x: Torch,
+            gamma: Torch,
+            mean: Torch,
+            variance: Torch,
+            epsilon: f64,
+            grad: Torch,
+        ) -> (Torch, Torch, Torch) {
+            let inv_std = (&variance.tensor + epsilon).rsqrt();
+            let (dx, dgamma, dbeta) = native_backward(
+                &grad.tensor,
+                &x.tensor,
+                &gamma.tensor,
+                None,
+                Some((&mean.tensor, &inv_std)),
+                epsilon,
+            );
+            (Torch::new(dx), Torch::new(dgamma), Torch::new(dbeta))
+        }
+
+        fn fused_batch_norm_eval(
+            x: Torch,
+            gamma: Torch,
+            beta: Torch,
+            mean: Torch,
+            variance: Torch,
+            epsilon: f64,
+        ) -> Torch {
+            let output = x.tensor.batch_norm(
+                Some(&gamma.tensor),
+                Some(&beta.tensor),
+                Some(&mean.tensor),
+                Some(&variance.tensor),
+                false,
+                0.0,
+                epsilon,
+                true,
+            );
+            Torch::new(output)
+        }
+
+        fn fused_batch_norm_eval_backward(
+            x: Torch,
+            gamma: Torch,
+            mean: Torch,
+            variance: Torch,
+            epsilon: f64,
+            grad: Torch,
+        ) -> (Torch, Torch, Torch) {
+            let (dx, dgamma, dbeta) = native_backward(
+                &grad.tensor,
+                &x.tensor,
+                &gamma.tensor,
+                Some((&mean.tensor, &variance.tensor)),
+                None,
+                epsilon,
+            );
+            (Torch::new(dx), Torch::new(dgamma), Torch::new(dbeta))
+        }
+
+        fn fused_relu(x: Torch) -> Torch {
+            <LibTorch as burn::backend::ops::ActivationOps<LibTorch>>::relu(x)
+        }
+
+        fn fused_relu_backward(output: Torch, grad: Torch) -> Torch {
+            // threshold_backward(grad_output = grad, self = output, 0): one pass.
+            Torch::new(output.tensor.threshold_backward(&grad.tensor, 0.0))
+        }
+    }
+}
+
+/// The backward step of both batch-norm modes: with the batch's statistics (`train`, as the
+/// forward returned them) or with constant (running) ones.
+#[derive(Debug)]
+struct BatchNormBackward {
+    train: bool,
+}
+
+impl<B: FusedOps> Backward<B, 3> for BatchNormBackward {
+    // x and gamma are checkpointed; the statistics come as the forward had them.
+    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, gamma, mean, variance, epsilon) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x);
+        let gamma = checkpointer.retrieve_node_output::<FloatTensor<B>>(gamma);
+        let (x_grad, gamma_grad, beta_grad) = match self.train {
+            true => B::fused_batch_norm_train_backward(x, gamma, mean, variance, epsilon, grad),
+            false => B::fused_batch_norm_eval_backward(x, gamma, mean, variance, epsilon, grad),
+        };
+        let [x, gamma, beta] = ops.parents;
+        for (node, g) in [(x, x_grad), (gamma, gamma_grad), (beta, beta_grad)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// A batch normalisation recorded as one operation: with the batch's statistics when `running`
+/// is `None`, else with those. Returns the output and the statistics used.
+fn autodiff_batch_norm<B: FusedOps, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    gamma: FloatTensor<Autodiff<B, C>>,
+    beta: FloatTensor<Autodiff<B, C>>,
+    running: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    epsilon: f64,
+) -> (FloatTensor<Autodiff<B, C>>, FloatTensor<B>, FloatTensor<B>) {
+    let train = running.is_none();
+    let forward = |x, gamma, beta| match running {
+        None => B::fused_batch_norm_train(x, gamma, beta, epsilon),
+        Some((mean, variance)) => {
+            let output =
+                B::fused_batch_norm_eval(x, gamma, beta, mean.clone(), variance.clone(), epsilon);
+            (output, mean, variance)
+        }
+    };
+    let prepared = BatchNormBackward { train }
+        .prepare::<C>([x.node(), gamma.node(), beta.node()])
+        .compute_bound()
+        .stateful();
+    match prepared {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let gamma_state = prep.checkpoint(&gamma);
+            let (output, mean, variance) = forward(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+            );
+            let state = (
+                x_state,
+                gamma_state,
+                mean.clone(),
+                variance.clone(),
+                epsilon,
+            );
+            (prep.finish(state, output), mean, variance)
+        }
+        OpsKind::UnTracked(prep) => {
+            let (output, mean, variance) = forward(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+            );
+            (prep.finish(output), mean, variance)
+        }
+    }
+}
+
+impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (output, mean, variance) = autodiff_batch_norm::<B, C>(x, gamma, beta, None, epsilon);
+        // The statistics leave the graph, as burn-autodiff's batch_norm_train returns them.
+        (
+            output,
+            FloatTensor::<Self>::new(mean),
+            FloatTensor::<Self>::new(variance),
+        )
+    }
+
+    fn fused_batch_norm_eval(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let running = Some((mean.into_primitive(), variance.into_primitive()));
+        autodiff_batch_norm::<B, C>(x, gamma, beta, running, epsilon).0
+    }
+
+    fn fused_relu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Relu;
+
+        impl<B: FusedOps> Backward<B, 1> for Relu {
+            // The output: ReLU's gradient passes where it is positive.
+            type State = FloatTensor<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let grad = grads.consume::<B>(&ops.node);
+                let [parent] = ops.parents;
+                if let Some(node) = parent {
+                    grads.register::<B>(node.id, B::fused_relu_backward(ops.state, grad));
+                }
+            }
+        }
+
+        match Relu.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let output = B::fused_relu(x.into_primitive());
+                prep.finish(output.clone(), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_relu(x.into_primitive())),
+        }
+    }
+}
+
+/// Whether [`batch_norm`] and [`relu`] take the fused operations: yes, unless the environment
+/// sets `OFHNET_FUSED_OPS=0`, which gives burn's own implementations (read once per process), so
+/// that one binary can train both ways for an A/B check (`scripts/fused-check.sh`).
+pub fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("OFHNET_FUSED_OPS").map_or(true, |v| v.trim() != "0"))
+}
+
+/// `max(x, 0)` through [`FusedOps::fused_relu`] (LibTorch: `relu` forward, `threshold_backward`
+/// backward).
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    match enabled() {
+        true => fused_relu(x),
+        false => burn::tensor::activation::relu(x),
+    }
+}
+
+fn fused_relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_relu(x.into_dispatch()))
+}
+
+/// `bn.forward(x)` of `burn::nn::BatchNorm` on the fused operations: the batch's statistics (and
+/// the running-statistics update) when the device records gradients and `bn` is training, the
+/// running statistics otherwise.
+pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    match enabled() {
+        true => fused_batch_norm(bn, x),
+        false => bn.forward(x),
+    }
+}
+
+fn fused_batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if device.is_autodiff() && bn.training.is_enabled() {
+        let (output, mean, variance) = <Dispatch as FusedOps>::fused_batch_norm_train(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            bn.epsilon,
+        );
+        let mean = Tensor::<1>::from_dispatch(mean).detach();
+        let variance = Tensor::<1>::from_dispatch(variance).detach();
+        let momentum = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().to_device(&device);
+        let running_var = bn.running_var.value_sync().to_device(&device);
+        bn.running_mean
+            .update((running_mean.mul_scalar(1.0 - momentum) + mean.mul_scalar(momentum)).detach());
+        bn.running_var.update(
+            (running_var.mul_scalar(1.0 - momentum) + variance.mul_scalar(momentum)).detach(),
+        );
+        Tensor::from_dispatch(output)
+    } else {
+        let mean = bn.running_mean.value().to_device(&device);
+        let variance = bn.running_var.value().to_device(&device);
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_batch_norm_eval(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            mean.into_dispatch(),
+            variance.into_dispatch(),
+            bn.epsilon,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fused against burn's own implementation (`BatchNorm::forward`, `activation::relu`), on
+    //! every backend of the build: outputs, the gradients of a weighted sum of the output with
+    //! respect to the input, gamma and beta, and the running statistics, to 1e-5 (relative
+    //! above 1).
+    use super::*;
+    use burn::module::{Module, Param, RunningState};
+    use burn::tensor::{Device, TensorData};
+    use rand::{Rng, SeedableRng};
+
+    fn devices() -> Vec<(&'static str, Device)> {
+        vec![
+            #[cfg(feature = "flex")]
+            ("flex", Device::flex()),
+            #[cfg(feature = "tch")]
+            ("tch-cpu", Device::libtorch()),
+        ]
+    }
+
+    fn random<const D: usize>(
+        shape: [usize; D],
+        seed: u64,
+        scale: f32,
+        device: &Device,
+    ) -> Tensor<D> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n = shape.iter().product::<usize>();
+        let values: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+
+    /// The same BatchNorm every call (separate modules share no running state).
+    fn batch_norm_module(device: &Device, training: bool) -> BatchNorm {
+        BatchNorm {
+            gamma: Param::from_tensor(random([3], 1, 1.5, device)),
+            beta: Param::from_tensor(random([3], 2, 0.5, device)),
+            training: Param::from_bool(training),
+            running_mean: RunningState::new(random([3], 3, 0.3, device)),
+            running_var: RunningState::new(random([3], 4, 0.4, device).add_scalar(1.0)),
+            momentum: 0.1,
+            epsilon: 1e-5,
+        }
+    }
+
+    fn assert_close<const D: usize>(what: &str, fused: Tensor<D>, reference: Tensor<D>) {
+        let fused: Vec<f32> = fused.into_data().try_into_vec::<f32>().unwrap();
+        let reference: Vec<f32> = reference.into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(fused.len(), reference.len(), "{what}: length");
+        for (i, (a, b)) in fused.iter().zip(&reference).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{what}[{i}]: fused {a} vs burn {b}"
+            );
+        }
+    }
+
+    /// Runs `forward` on a fresh module and input, returns (output, dx, dgamma, dbeta, running
+    /// mean, running var); gradients are those of `sum(output * w)`.
+    fn run(
+        device: &Device,
+        training: bool,
+        frozen: bool,
+        forward: fn(&BatchNorm, Tensor<4>) -> Tensor<4>,
+    ) -> [Tensor<1>; 6] {
+        let ad = device.clone().autodiff();
+        let mut bn = batch_norm_module(&ad, training);
+        if frozen {
+            bn = bn.freeze();
+        }
+        let input = random([4, 3, 5, 6], 5, 2.0, &ad).require_grad();
+        // Inside the graph, as the landmark network sits behind the generator: the BatchNorm's
+        // input is the result of an operation on a tracked tensor.
+        let x = input.clone().mul_scalar(1.5).add_scalar(0.25);
+        let w = random([4, 3, 5, 6], 6, 1.0, &ad);
+        let output = forward(&bn, x);
+        let grads = (output.clone() * w).sum().backward();
+        let flat = |t: Tensor<4>| t.inner().reshape([-1]);
+        let zero = || Tensor::<1>::zeros([3], device);
+        [
+            flat(output),
+            input.grad(&grads).map(flat).unwrap_or_else(zero),
+            bn.gamma.val().grad(&grads).unwrap_or_else(zero),
+            bn.beta.val().grad(&grads).unwrap_or_else(zero),
+            bn.running_mean.value().inner(),
+            bn.running_var.value().inner(),
+        ]
+    }
+
+    fn compare(training: bool, frozen: bool) {
+        for (name, device) in devices() {
+            let fused = run(&device, training, frozen, fused_batch_norm);
+            let reference = run(&device, training, frozen, |bn, x| bn.forward(x));
+            let labels = [
+                "output",
+                "input grad",
+                "gamma grad",
+                "beta grad",
+                "running mean",
+                "running var",
+            ];
+            for ((label, f), r) in labels.iter().zip(fused).zip(reference) {
+                assert_close(
+                    &format!("{name} training={training} frozen={frozen} {label}"),
+                    f,
+                    r,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_train_matches_burn() {
+        compare(true, false);
+    }
+
+    #[test]
+    fn batch_norm_eval_with_trainable_parameters_matches_burn() {
+        compare(false, false);
+    }
+
+    /// The frozen landmark network's case: eval-mode BatchNorm, parameters without gradients,
+    /// inside the autodiff graph of the semantic loss.
+    #[test]
+    fn batch_norm_frozen_inside_the_graph_matches_burn() {
+        compare(true, true);
+    }
+
+    #[test]
+    fn batch_norm_without_autodiff_matches_burn() {
+        for (name, device) in devices() {
+            for training in [true, false] {
+                let bn = batch_norm_module(&device, training);
+                let x = random([2, 3, 4, 4], 7, 2.0, &device);
+                assert_close(
+                    &format!("{name} inference training={training}"),
+                    fused_batch_norm(&bn, x.clone()),
+                    bn.forward(x),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn relu_matches_burn_with_exact_zeros() {
+        for (name, device) in devices() {
+            let ad = device.clone().autodiff();
+            // Rounded to tenths, so that some inputs are exactly 0 (both give them gradient 0).
+            let input = random([2, 3, 4, 5], 8, 1.0, &ad)
+                .mul_scalar(5.0)
+                .round()
+                .div_scalar(5.0)
+                .require_grad();
+            let w = random([2, 3, 4, 5], 9, 1.0, &ad);
+            let result = |f: fn(Tensor<4>) -> Tensor<4>| {
+                let out = f(input.clone().mul_scalar(2.0));
+                let grads = (out.clone() * w.clone()).sum().backward();
+                (out.inner(), input.grad(&grads).unwrap())
+            };
+            let (out, grad) = result(fused_relu);
+            let (out_ref, grad_ref) = result(burn::tensor::activation::relu);
+            assert_close(&format!("{name} relu output"), out, out_ref);
+            assert_close(&format!("{name} relu grad"), grad, grad_ref);
+        }
+    }
+}
