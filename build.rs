@@ -3,8 +3,8 @@
 //! `NNNN_description.postgres.sql` becomes one entry of `MIGRATIONS`, oldest first, and the
 //! newest version is `SCHEMA_VERSION`. A new migration is then one new file (or pair).
 //!
-//! With `--features tch` it also compiles `src/nets/fused_tch.cpp` (LibTorch's fused batch-norm
-//! backward, which the `tch` crate does not wrap) against the headers of the LibTorch that
+//! With `--features tch` it also compiles `src/nets/fused_tch.cpp` (LibTorch's batch-norm and
+//! convolution backward kernels, which the `tch` crate does not wrap) against the headers of the LibTorch that
 //! torch-sys links: `$LIBTORCH/include`, or with `LIBTORCH_USE_PYTORCH=1` the installed PyTorch's.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Building blocks shared by the networks.
 
-use super::fused::{batch_norm, relu};
+use super::fused::{batch_norm, conv2d, relu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -53,7 +53,7 @@ impl ConvBnRelu {
     /// - input `[batch, c_in, h, w]`
     /// - output `[batch, c_out, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(batch_norm(&self.bn, self.conv.forward(x)))
+        relu(batch_norm(&self.bn, conv2d(&self.conv, x)))
     }
 }
 

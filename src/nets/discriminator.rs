@@ -7,7 +7,7 @@
 //! sigmoid is applied inside the losses, in the numerically stable log-sigmoid form, and by
 //! [`Discriminator::probability`].
 
-use super::fused::relu;
+use super::fused::{conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -77,7 +77,7 @@ impl Discriminator {
         for layer in &self.layers {
             h = layer.forward(h);
         } // [batch, w5, 8, 8]
-        let h = relu(self.last_conv.forward(h)); // [batch, w5, 4, 4]
+        let h = relu(conv2d(&self.last_conv, h)); // [batch, w5, 4, 4]
         let h = h.flatten::<2>(1, 3); // [batch, w5 * 16]
         self.dense.forward(h) // [batch, 1]
     }

@@ -15,7 +15,7 @@
 //! The paper's baseline is 16 blocks of 64 channels with `res_scale` 1 (its large model, 32 x 256
 //! at 0.1, is out of reach here). Everything works on RGB in [0, 1], like every other method.
 
-use super::fused::relu;
+use super::fused::{conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -123,16 +123,16 @@ impl Edsr {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         expect_shape("EDSR", &x, 3, self.lr_size);
         let mean = Tensor::<1>::from_floats(RGB_MEAN, &x.device()).reshape([1, 3, 1, 1]);
-        let head = self.head.forward(x - mean.clone()); // [batch, width, 16, 16]
+        let head = conv2d(&self.head, x - mean.clone()); // [batch, width, 16, 16]
         let mut h = head.clone();
         for block in &self.body {
-            let r = block.conv2.forward(relu(block.conv1.forward(h.clone())));
+            let r = conv2d(&block.conv2, relu(conv2d(&block.conv1, h.clone())));
             h = h + r.mul_scalar(self.res_scale);
         }
-        let mut h = self.body_out.forward(h) + head; // the long skip
+        let mut h = conv2d(&self.body_out, h) + head; // the long skip
         for up in &self.up {
-            h = pixel_shuffle2(up.forward(h)); // size doubles
+            h = pixel_shuffle2(conv2d(&up, h)); // size doubles
         }
-        self.tail.forward(h) + mean // [batch, 3, 128, 128]
+        conv2d(&self.tail, h) + mean // [batch, 3, 128, 128]
     }
 }

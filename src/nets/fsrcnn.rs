@@ -8,6 +8,7 @@
 //! convolution uses padding 1 and output padding 1 so that 16 px become exactly 128:
 //! (16 - 1) * 8 - 2 + 9 + 1 = 128.
 
+use super::fused::conv2d;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
@@ -48,7 +49,7 @@ impl ConvPrelu {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.act.forward(self.conv.forward(x))
+        self.act.forward(conv2d(&self.conv, x))
     }
 }
 

@@ -1,23 +1,30 @@
-//! Fused batch normalisation and ReLU: one kernel each way where the backend has one.
+//! Fused batch normalisation, ReLU and convolution backward: one kernel each way where the
+//! backend has one.
 //!
 //! burn 0.22.1's LibTorch backend does not override `ModuleOps::batch_norm_train`, its backward,
-//! `batch_norm` or `ActivationOps::relu_backward`, so burn's generic compositions run there: two
-//! `swap_dims` + `reshape` copies for the statistics, two more in the backward pass, a dozen
-//! element-wise kernels, and ReLU's backward as `lower_equal` + `mask_fill`, where PyTorch runs
-//! `native_batch_norm`, `native_batch_norm_backward` and `threshold_backward` once each
+//! `batch_norm`, `ActivationOps::relu_backward` or the convolution's backward
+//! (`conv2d_x_backward`, `conv2d_weight_backward`, `conv2d_bias_backward`), so burn's generic
+//! compositions run there: two `swap_dims` + `reshape` copies for the statistics, two more in the
+//! backward pass, a dozen element-wise kernels, ReLU's backward as `lower_equal` + `mask_fill`,
+//! and the convolution's weight gradient as a forward convolution of the input by the output
+//! gradient (batch and channels swapped), where PyTorch runs `native_batch_norm`,
+//! `native_batch_norm_backward`, `threshold_backward` and `convolution_backward` once each
 //! (benches/PROFILE.md). This module gives them to LibTorch through burn's backend-extension
 //! mechanism (`#[backend_extension]`) without patching burn:
 //!
 //! - [`FusedOps`] is the extension trait. Its default bodies are burn's own implementations, which
-//!   CubeCL keeps. LibTorch overrides them with its kernels (`at::native_batch_norm_backward`,
-//!   which the `tch` crate does not wrap, comes from `fused_tch.cpp`); burn-flex, which has no
-//!   batch-norm kernel either, with single-pass Rust kernels (its own ReLU is already one pass).
+//!   CubeCL keeps. LibTorch overrides them with its kernels (`at::native_batch_norm_backward` and
+//!   `at::convolution_backward`, which the `tch` crate does not wrap, come from
+//!   `fused_tch.cpp`). burn-flex, which has no batch-norm kernel either, gets single-pass Rust
+//!   kernels (its own ReLU is already one pass) and an im2col + matrix-product weight gradient
+//!   for the convolution.
 //! - `Autodiff<B, C>` implements the forward operations with a hand-written backward step that
 //!   calls the inner backend's fused backward (burn-autodiff does the same for `batch_norm_train`;
 //!   it records eval-mode `batch_norm` and ReLU as compositions).
-//! - [`batch_norm`] and [`relu`] are what the networks call: [`batch_norm`] is
+//! - [`batch_norm`], [`relu`] and [`conv2d`] are what the networks call: [`batch_norm`] is
 //!   `burn::nn::BatchNorm::forward` (same train/eval rule, same running-statistics update, same
-//!   module and records, so checkpoints are unchanged) on the fused operations.
+//!   module and records, so checkpoints are unchanged) on the fused operations, [`conv2d`] is
+//!   `burn::nn::conv::Conv2d::forward`.
 //!
 //! The unit tests below check outputs and gradients against burn's own implementation on every
 //! backend the build has (flex; tch-cpu with `--features tch`), in training and eval mode.
@@ -35,6 +42,9 @@ use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Scalar, backend_extension};
 use burn::nn::BatchNorm;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Shape, Tensor};
 
 /// Batch normalisation and ReLU as single operations (see the module docs). Tensors are
@@ -108,6 +118,75 @@ pub trait FusedOps: Backend {
     ) -> FloatTensor<Self> {
         Self::relu_backward(output, grad)
     }
+
+    /// A 2-D convolution with a bias (burn's `conv2d`; input `[batch, c_in, h, w]`, weight
+    /// `[c_out, c_in / groups, kh, kw]`, bias `[c_out]`). (burn 0.22.1's extension macro does
+    /// not route an `Option` tensor argument, so the bias is required; [`conv2d`] takes burn's
+    /// own path for a convolution without one.)
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// Gradients of [`fused_conv2d`](FusedOps::fused_conv2d) with respect to `x`, `weight` and
+    /// the bias, each only when asked for (`None` otherwise).
+    #[allow(clippy::type_complexity)]
+    fn fused_conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        need: ConvGrads,
+    ) -> (
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+        Option<FloatTensor<Self>>,
+    ) {
+        default_conv2d_backward::<Self>(x, weight, grad, options, need)
+    }
+}
+
+/// Which gradients [`FusedOps::fused_conv2d_backward`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGrads {
+    pub x: bool,
+    pub weight: bool,
+    pub bias: bool,
+}
+
+/// [`FusedOps::fused_conv2d_backward`] as burn-autodiff computes it (`conv2d_x_backward`: a
+/// transposed convolution; `conv2d_weight_backward`: a convolution of the input by the output
+/// gradient with batch and channels swapped; `conv2d_bias_backward`: a sum).
+#[allow(clippy::type_complexity)]
+fn default_conv2d_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    options: ConvOptions<2>,
+    need: ConvGrads,
+) -> (
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+    Option<FloatTensor<B>>,
+) {
+    let dx = need
+        .x
+        .then(|| B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
+    let db = need.bias.then(|| {
+        // burn's bias backward reads only the bias's shape.
+        let channels = weight.shape()[0];
+        let shape = Shape::new([channels]);
+        let bias = B::float_zeros(shape, &grad.device(), grad.dtype().into());
+        B::conv2d_bias_backward(x.clone(), bias, grad.clone())
+    });
+    let dw = need
+        .weight
+        .then(|| B::conv2d_weight_backward(x, weight, grad, options));
+    (dx, dw, db)
 }
 
 /// [`FusedOps::fused_batch_norm_eval_backward`] out of burn's tensor operations (every backend
@@ -158,10 +237,11 @@ mod flex {
     //! (two for the variance, centred as burn computes it), one for the output; in the backward
     //! pass one for the two sums per channel and one for the input gradient. Channels run in
     //! parallel (rayon). Any other dtype or layout takes burn's composition.
-    use super::FusedOps;
+    use super::{ConvGrads, FusedOps};
     use burn::backend::tensor::FloatTensor;
     use burn::backend::{Flex, TensorMetadata};
     use burn::tensor::TensorData;
+    use burn::tensor::ops::ConvOptions;
     use rayon::prelude::*;
 
     type T = FloatTensor<Flex>;
@@ -340,7 +420,139 @@ mod flex {
         ))
     }
 
+    /// The weight gradient (and the bias gradient when `bias`) of a 2-D convolution with groups
+    /// 1, dilation 1 and symmetric padding, on contiguous `f32` data; `None` for anything else.
+    ///
+    /// burn computes the weight gradient as a forward convolution of the input by the output
+    /// gradient with batch and channels swapped (two transposing copies, then burn-flex's tiled
+    /// im2col with a kernel the size of the image and 3x3 outputs). Here it is PyTorch's CPU
+    /// way: per batch element, the im2col matrix of the input (`[c_in * kh * kw, ho * wo]`, one
+    /// shifted copy of an input plane per row) and one matrix product with the output gradient
+    /// (`[c_out, ho * wo]`), accumulated; batch elements in parallel (rayon), each with its
+    /// own accumulator and im2col buffer. The bias gradient is the per-channel sum of the output
+    /// gradient, in the same pass.
+    fn conv2d_weight_grad(
+        x: &T,
+        grad: &T,
+        weight_shape: [usize; 4],
+        options: &ConvOptions<2>,
+        bias: bool,
+    ) -> Option<(T, Option<T>)> {
+        if options.groups != 1 || options.dilation != [1, 1] || options.is_asymmetric() {
+            return None;
+        }
+        let (x, b, cin, _) = nchw(x)?;
+        let (grad, _, cout, _) = nchw(grad)?;
+        let xs = x.shape();
+        let gs = grad.shape();
+        if xs.num_dims() != 4 || gs.num_dims() != 4 || weight_shape[1] != cin {
+            return None;
+        }
+        let (h, w) = (xs[2], xs[3]);
+        let (ho, wo) = (gs[2], gs[3]);
+        let [_, _, kh, kw] = weight_shape;
+        let [sy, sx] = options.stride;
+        let [py, px] = options.padding_begin();
+        let (x, g) = (x.as_slice::<f32>()?, grad.as_slice::<f32>()?);
+        let (hw, ckk) = (ho * wo, cin * kh * kw);
+        let acc_len = cout * ckk + cout;
+        let sum = (0..b)
+            .into_par_iter()
+            .fold(
+                || (vec![0f32; acc_len], vec![0f32; ckk * hw]),
+                |(mut acc, mut col), bi| {
+                    // im2col: row (ci, ky, kx) holds x[bi, ci, oy*sy + ky - py, ox*sx + kx - px].
+                    for (row, out) in col.chunks_exact_mut(hw).enumerate() {
+                        let (ci, k) = (row / (kh * kw), row % (kh * kw));
+                        let (ky, kx) = (k / kw, k % kw);
+                        let plane = &x[(bi * cin + ci) * h * w..][..h * w];
+                        for (oy, line) in out.chunks_exact_mut(wo).enumerate() {
+                            let iy = (oy * sy + ky).wrapping_sub(py);
+                            if iy >= h {
+                                line.fill(0.0);
+                                continue;
+                            }
+                            let src = &plane[iy * w..][..w];
+                            for (ox, v) in line.iter_mut().enumerate() {
+                                let ix = (ox * sx + kx).wrapping_sub(px);
+                                *v = if ix < w { src[ix] } else { 0.0 };
+                            }
+                        }
+                    }
+                    let gb = &g[bi * cout * hw..][..cout * hw];
+                    let (dw, db) = acc.split_at_mut(cout * ckk);
+                    // SAFETY: `gb` is cout x hw (row stride hw), `col` read as its transpose
+                    // is hw x ckk (row stride 1, column stride hw), `dw` is cout x ckk (row
+                    // stride ckk); all three are live for the call and `dw` aliases neither.
+                    unsafe {
+                        matrixmultiply::sgemm(
+                            cout,
+                            hw,
+                            ckk,
+                            1.0,
+                            gb.as_ptr(),
+                            hw as isize,
+                            1,
+                            col.as_ptr(),
+                            1,
+                            hw as isize,
+                            1.0,
+                            dw.as_mut_ptr(),
+                            ckk as isize,
+                            1,
+                        );
+                    }
+                    if bias {
+                        for (d, row) in db.iter_mut().zip(gb.chunks_exact(hw)) {
+                            *d += row.iter().sum::<f32>();
+                        }
+                    }
+                    (acc, col)
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(
+                || vec![0f32; acc_len],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        let db = bias.then(|| tensor(sum[cout * ckk..].to_vec(), burn::tensor::Shape::new([cout])));
+        let mut dw = sum;
+        dw.truncate(cout * ckk);
+        Some((tensor(dw, burn::tensor::Shape::new(weight_shape)), db))
+    }
+
     impl FusedOps for Flex {
+        fn fused_conv2d_backward(
+            x: T,
+            weight: T,
+            grad: T,
+            options: ConvOptions<2>,
+            need: ConvGrads,
+        ) -> (Option<T>, Option<T>, Option<T>) {
+            let shape = weight.shape();
+            let weight_shape = [shape[0], shape[1], shape[2], shape[3]];
+            let fast = match need.weight {
+                true => conv2d_weight_grad(&x, &grad, weight_shape, &options, need.bias),
+                false => None,
+            };
+            match fast {
+                Some((dw, db)) => {
+                    let rest = ConvGrads {
+                        x: need.x,
+                        weight: false,
+                        bias: false,
+                    };
+                    let (dx, _, _) =
+                        super::default_conv2d_backward::<Flex>(x, weight, grad, options, rest);
+                    (dx, Some(dw), db)
+                }
+                None => super::default_conv2d_backward::<Flex>(x, weight, grad, options, need),
+            }
+        }
+
         fn fused_batch_norm_train(x: T, gamma: T, beta: T, epsilon: f64) -> (T, T, T) {
             let Some((x, n, c, s)) = nchw(&x) else {
                 let r = <Flex as burn::backend::ops::ModuleOps<Flex>>::batch_norm_train(
@@ -423,9 +635,10 @@ impl FusedOps for burn::backend::Cube {}
 
 #[cfg(feature = "tch")]
 mod libtorch {
-    use super::FusedOps;
+    use super::{ConvGrads, FusedOps};
     use burn::backend::LibTorch;
     use burn::backend::tensor::FloatTensor;
+    use burn::tensor::ops::ConvOptions;
     use std::ffi::{CStr, c_char, c_int, c_void};
 
     type Torch = FloatTensor<LibTorch>;
@@ -446,7 +659,46 @@ mod libtorch {
             train: c_int,
             eps: f64,
         ) -> *mut c_char;
+        #[allow(clippy::too_many_arguments)]
+        fn ofhnet_convolution_backward(
+            out: *mut *mut c_void,
+            grad_out: *const c_void,
+            input: *const c_void,
+            weight: *const c_void,
+            stride: *const i64,
+            padding: *const i64,
+            dilation: *const i64,
+            groups: i64,
+            bias_channels: i64,
+            need_input: c_int,
+            need_weight: c_int,
+            need_bias: c_int,
+        ) -> *mut c_char;
         fn ofhnet_fused_free_message(message: *mut c_char);
+    }
+
+    /// Raises the C++ side's error message, if any, as tch's own wrappers do.
+    ///
+    /// # Safety
+    /// `error` is null or a message from `fused_tch.cpp`, not yet freed.
+    unsafe fn check(error: *mut c_char, what: &str) {
+        if !error.is_null() {
+            // SAFETY: a NUL-terminated string malloc'd by fused_tch.cpp, freed once here.
+            let message = unsafe { CStr::from_ptr(error) }
+                .to_string_lossy()
+                .into_owned();
+            unsafe { ofhnet_fused_free_message(error) };
+            panic!("LibTorch {what}: {message}");
+        }
+    }
+
+    /// Takes over a tensor the C++ side allocated (null: none).
+    ///
+    /// # Safety
+    /// `t` is null or a fresh `at::Tensor*` that nothing else owns.
+    unsafe fn take(t: *mut c_void) -> Option<tch::Tensor> {
+        // SAFETY: as the function's contract says.
+        (!t.is_null()).then(|| unsafe { tch::Tensor::from_ptr(t.cast()) })
     }
 
     /// `at::native_batch_norm_backward` with all three gradients. Panics with LibTorch's message
@@ -472,28 +724,75 @@ mod libtorch {
         // side takes an optional); on success the C++ side wrote three fresh `at::Tensor*` into
         // `out`, each owned from here on by the `tch::Tensor` that wraps it.
         unsafe {
-            let error = ofhnet_native_batch_norm_backward(
-                out.as_mut_ptr(),
-                grad.as_ptr().cast(),
-                x.as_ptr().cast(),
-                gamma.as_ptr().cast(),
-                running_mean,
-                running_var,
-                save_mean,
-                save_invstd,
-                c_int::from(saved.is_some()),
-                epsilon,
+            check(
+                ofhnet_native_batch_norm_backward(
+                    out.as_mut_ptr(),
+                    grad.as_ptr().cast(),
+                    x.as_ptr().cast(),
+                    gamma.as_ptr().cast(),
+                    running_mean,
+                    running_var,
+                    save_mean,
+                    save_invstd,
+                    c_int::from(saved.is_some()),
+                    epsilon,
+                ),
+                "native_batch_norm_backward",
             );
-            if !error.is_null() {
-                let message = CStr::from_ptr(error).to_string_lossy().into_owned();
-                ofhnet_fused_free_message(error);
-                panic!("LibTorch native_batch_norm_backward: {message}");
-            }
             (
                 tch::Tensor::from_ptr(out[0].cast()),
                 tch::Tensor::from_ptr(out[1].cast()),
                 tch::Tensor::from_ptr(out[2].cast()),
             )
+        }
+    }
+
+    /// `at::convolution_backward` of a non-transposed 2-D convolution with symmetric padding.
+    fn convolution_backward(
+        grad: &tch::Tensor,
+        x: &tch::Tensor,
+        weight: &tch::Tensor,
+        options: &ConvOptions<2>,
+        need: ConvGrads,
+    ) -> (
+        Option<tch::Tensor>,
+        Option<tch::Tensor>,
+        Option<tch::Tensor>,
+    ) {
+        let pair = |v: [usize; 2]| v.map(|i| i as i64);
+        let (stride, padding, dilation) = (
+            pair(options.stride),
+            pair(options.padding_begin()),
+            pair(options.dilation),
+        );
+        let bias_channels = match need.bias {
+            true => weight.size()[0],
+            false => -1,
+        };
+        let mut out = [std::ptr::null_mut(); 3];
+        // SAFETY: every tensor pointer is a live tensor borrowed for the call, the three arrays
+        // hold two values each and outlive it; on success the C++ side wrote a fresh
+        // `at::Tensor*` (or null for a gradient not asked for) into each slot of `out`, owned
+        // from here on by the `tch::Tensor` that wraps it.
+        unsafe {
+            check(
+                ofhnet_convolution_backward(
+                    out.as_mut_ptr(),
+                    grad.as_ptr().cast(),
+                    x.as_ptr().cast(),
+                    weight.as_ptr().cast(),
+                    stride.as_ptr(),
+                    padding.as_ptr(),
+                    dilation.as_ptr(),
+                    options.groups as i64,
+                    bias_channels,
+                    c_int::from(need.x),
+                    c_int::from(need.weight),
+                    c_int::from(need.bias),
+                ),
+                "convolution_backward",
+            );
+            (take(out[0]), take(out[1]), take(out[2]))
         }
     }
 
@@ -586,6 +885,31 @@ mod libtorch {
             // threshold_backward(grad_output = grad, self = output, 0): one pass.
             Torch::new(output.tensor.threshold_backward(&grad.tensor, 0.0))
         }
+
+        fn fused_conv2d(x: Torch, weight: Torch, bias: Torch, options: ConvOptions<2>) -> Torch {
+            <LibTorch as burn::backend::ops::ModuleOps<LibTorch>>::conv2d(
+                x,
+                weight,
+                Some(bias),
+                options,
+            )
+        }
+
+        fn fused_conv2d_backward(
+            x: Torch,
+            weight: Torch,
+            grad: Torch,
+            options: ConvOptions<2>,
+            need: ConvGrads,
+        ) -> (Option<Torch>, Option<Torch>, Option<Torch>) {
+            if options.is_asymmetric() {
+                // burn-tch pads such an input itself before its convolution; keep burn's way.
+                return super::default_conv2d_backward::<LibTorch>(x, weight, grad, options, need);
+            }
+            let (dx, dw, db) =
+                convolution_backward(&grad.tensor, &x.tensor, &weight.tensor, &options, need);
+            (dx.map(Torch::new), dw.map(Torch::new), db.map(Torch::new))
+        }
     }
 }
 
@@ -674,7 +998,74 @@ fn autodiff_batch_norm<B: FusedOps, C: CheckpointStrategy>(
     }
 }
 
+/// The backward step of a convolution: the gradients its parents (input, weight, bias) need.
+#[derive(Debug)]
+struct Conv2dBackward;
+
+impl<B: FusedOps> Backward<B, 3> for Conv2dBackward {
+    // The input and weight are checkpointed.
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, weight, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x);
+        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight);
+        let [x_node, weight_node, bias_node] = ops.parents;
+        let need = ConvGrads {
+            x: x_node.is_some(),
+            weight: weight_node.is_some(),
+            bias: bias_node.is_some(),
+        };
+        let (dx, dw, db) = B::fused_conv2d_backward(x, weight, grad, options, need);
+        for (node, g) in [(x_node, dx), (weight_node, dw), (bias_node, db)] {
+            if let (Some(node), Some(g)) = (node, g) {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
 impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let prepared = Conv2dBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful();
+        match prepared {
+            OpsKind::Tracked(mut prep) => {
+                let state = (
+                    prep.checkpoint(&x),
+                    prep.checkpoint(&weight),
+                    options.clone(),
+                );
+                let output = B::fused_conv2d(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    options,
+                );
+                prep.finish(state, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                options,
+            )),
+        }
+    }
+
     fn fused_batch_norm_train(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -734,12 +1125,35 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 }
 
-/// Whether [`batch_norm`] and [`relu`] take the fused operations: yes, unless the environment
-/// sets `OFHNET_FUSED_OPS=0`, which gives burn's own implementations (read once per process), so
-/// that one binary can train both ways for an A/B check (`scripts/fused-check.sh`).
+/// Whether [`batch_norm`], [`relu`] and [`conv2d`] take the fused operations: yes, unless the
+/// environment sets `OFHNET_FUSED_OPS=0`, which gives burn's own implementations (read once per
+/// process), so that one binary can train both ways for an A/B check (`scripts/fused-check.sh`).
 pub fn enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| std::env::var("OFHNET_FUSED_OPS").map_or(true, |v| v.trim() != "0"))
+}
+
+/// `conv.forward(x)` of `burn::nn::conv::Conv2d` (the same padding rule, module and records) on
+/// [`FusedOps::fused_conv2d`], whose backward pass is LibTorch's `convolution_backward` on tch
+/// (burn's own elsewhere).
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    // burn's rule for explicit and valid padding (burn-nn's `calculate_padding_2d_pairs` is
+    // crate-private); "same" padding and bias-free convolutions take burn's own path.
+    let padding = match &conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(*top, *bottom), (*left, *right)],
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => return conv.forward(x),
+    };
+    let Some(bias) = conv.bias.as_ref().filter(|_| enabled()) else {
+        return conv.forward(x);
+    };
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        bias.val().into_dispatch(),
+        options,
+    ))
 }
 
 /// `max(x, 0)` through [`FusedOps::fused_relu`] (LibTorch: `relu` forward, `threshold_backward`
@@ -938,6 +1352,76 @@ mod tests {
                     fused_batch_norm(&bn, x.clone()),
                     bn.forward(x),
                 );
+            }
+        }
+    }
+
+    /// Convolution, fused against `Conv2d::forward`: outputs and the gradients of the input,
+    /// weight and bias; with the input inside the graph or a plain data tensor (the first
+    /// layer's case: no input gradient), and with frozen parameters (the landmark network's
+    /// case: only the input gradient).
+    #[test]
+    fn conv2d_matches_burn() {
+        use burn::nn::conv::Conv2dConfig;
+        for (name, device) in devices() {
+            let ad = device.clone().autodiff();
+            for (stride, padding, input_tracked, frozen) in [
+                (1, 1, true, false),
+                (1, 1, false, false),
+                (2, 0, true, false),
+                (1, 1, true, true),
+            ] {
+                let mut conv = Conv2dConfig::new([3, 4], [3, 3])
+                    .with_stride([stride, stride])
+                    .with_padding(PaddingConfig2d::Explicit(
+                        padding, padding, padding, padding,
+                    ))
+                    .init(&ad);
+                conv.weight = Param::from_tensor(random([4, 3, 3, 3], 10, 0.5, &ad));
+                conv.bias = Some(Param::from_tensor(random([4], 11, 0.5, &ad)));
+                if frozen {
+                    conv = conv.freeze();
+                }
+                let input = random([2, 3, 9, 8], 12, 1.0, &ad);
+                let input = if input_tracked {
+                    input.require_grad()
+                } else {
+                    input
+                };
+                let out_shape = conv.forward(input.clone()).dims();
+                let w = random(out_shape, 13, 1.0, &ad);
+                let result = |fused: bool| {
+                    let x = input.clone().mul_scalar(1.5);
+                    let out = match fused {
+                        true => conv2d(&conv, x),
+                        false => conv.forward(x),
+                    };
+                    let grads = (out.clone() * w.clone()).sum().backward();
+                    let zero = || Tensor::<1>::zeros([1], &device);
+                    [
+                        out.inner().reshape([-1]),
+                        input.grad(&grads).map_or_else(zero, |g| g.reshape([-1])),
+                        conv.weight
+                            .val()
+                            .grad(&grads)
+                            .map_or_else(zero, |g| g.reshape([-1])),
+                        conv.bias
+                            .as_ref()
+                            .and_then(|b| b.val().grad(&grads))
+                            .unwrap_or_else(zero),
+                    ]
+                };
+                let labels = ["output", "input grad", "weight grad", "bias grad"];
+                for ((label, f), r) in labels.iter().zip(result(true)).zip(result(false)) {
+                    assert_close(
+                        &format!(
+                            "{name} conv stride={stride} padding={padding} \
+                             input_tracked={input_tracked} frozen={frozen} {label}"
+                        ),
+                        f,
+                        r,
+                    );
+                }
             }
         }
     }

@@ -1,12 +1,13 @@
-// LibTorch's fused batch-norm backward for src/nets/fused.rs (`--features tch`).
+// LibTorch's batch-norm and convolution backward kernels for src/nets/fused.rs (`--features tch`).
 //
 // The `tch` crate wraps LibTorch's operators through its generated C API, which leaves out
-// `at::native_batch_norm_backward` (the kernel PyTorch's autograd runs for BatchNorm). This file
-// is the one call it lacks, in the conventions of tch's own `libtch/torch_api.cpp`: a `tensor` is
+// `at::native_batch_norm_backward` and `at::convolution_backward` (the kernels PyTorch's autograd
+// runs for BatchNorm and Conv2d). This file is the two calls it lacks, in the conventions of tch's own `libtch/torch_api.cpp`: a `tensor` is
 // a heap-allocated `at::Tensor*`, which Rust takes over with `tch::Tensor::from_ptr` (and frees
 // through tch's `Drop`); a C++ exception becomes a message for Rust to raise. build.rs compiles
 // it with the headers of the LibTorch that torch-sys links.
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/convolution_backward.h>
 #include <ATen/ops/native_batch_norm_backward.h>
 
 #include <cstring>
@@ -53,6 +54,38 @@ char *ofhnet_native_batch_norm_backward(tensor *out, tensor grad_out, tensor inp
     return message(e.what());
   } catch (...) {
     return message("unknown C++ exception in at::native_batch_norm_backward");
+  }
+}
+
+// Gradients of a (non-transposed) 2-D convolution with respect to its input, weight and bias,
+// in `out[0..3]`, each only when its `need_*` flag is set (null otherwise). `stride`, `padding`
+// and `dilation` point to two values each; `bias_channels` < 0 means the convolution has no bias.
+// Returns null, or an error message on failure.
+char *ofhnet_convolution_backward(tensor *out, tensor grad_out, tensor input, tensor weight,
+                                  const int64_t *stride, const int64_t *padding,
+                                  const int64_t *dilation, int64_t groups, int64_t bias_channels,
+                                  int need_input, int need_weight, int need_bias) {
+  try {
+    std::optional<at::IntArrayRef> bias_sizes;
+    int64_t bias_size[1] = {bias_channels};
+    if (bias_channels >= 0) bias_sizes = at::IntArrayRef(bias_size, 1);
+    const int64_t output_padding[2] = {0, 0};
+    auto grads = at::convolution_backward(
+        *grad_out, *input, *weight, bias_sizes, at::IntArrayRef(stride, 2),
+        at::IntArrayRef(padding, 2), at::IntArrayRef(dilation, 2), false,
+        at::IntArrayRef(output_padding, 2), groups,
+        {need_input != 0, need_weight != 0, need_bias != 0 && bias_channels >= 0});
+    auto take = [](const at::Tensor &t) -> tensor {
+      return t.defined() ? new at::Tensor(t) : nullptr;
+    };
+    out[0] = take(std::get<0>(grads));
+    out[1] = take(std::get<1>(grads));
+    out[2] = take(std::get<2>(grads));
+    return nullptr;
+  } catch (const std::exception &e) {
+    return message(e.what());
+  } catch (...) {
+    return message("unknown C++ exception in at::convolution_backward");
   }
 }
 

@@ -7,7 +7,7 @@
 //!   (the paper upsamples instead of using transposed convolutions).
 //! - Then two convolutions and a sigmoid, giving an RGB image in [0, 1].
 
-use super::fused::{batch_norm, relu};
+use super::fused::{batch_norm, conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
@@ -101,14 +101,14 @@ impl InpaintNet {
         expect_shape("InpaintNet", &x, 3, self.size);
         let mut h = x;
         for block in &self.encoder {
-            h = batch_norm(&block.bn, relu(block.conv.forward(h)));
+            h = batch_norm(&block.bn, relu(conv2d(&block.conv, h)));
         } // [batch, 64, 4, 4]: the 1024-d bottleneck
         for m in &self.decoder {
             h = upsample_nearest2x(h); // [batch, c, 2h, 2w]
             h = relu(batch_norm(&m.bn_in, h));
-            h = relu(batch_norm(&m.bn_out, m.conv.forward(h)));
+            h = relu(batch_norm(&m.bn_out, conv2d(&m.conv, h)));
         } // [batch, 32, 16, 16]
-        h = relu(self.conv_a.forward(h));
-        sigmoid(self.conv_b.forward(h)) // [batch, 3, 16, 16]
+        h = relu(conv2d(&self.conv_a, h));
+        sigmoid(conv2d(&self.conv_b, h)) // [batch, 3, 16, 16]
     }
 }

@@ -19,7 +19,7 @@
 //! differ (ResNet's "option B"); with equal widths the skip is the identity, as in the paper's
 //! figure.
 
-use super::fused::{batch_norm, relu};
+use super::fused::{batch_norm, conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
@@ -88,11 +88,11 @@ impl ResidualUpsampleBlock {
     /// - input `[batch, c_in, s, s]`
     /// - output `[batch, c, 2s, 2s]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = relu(batch_norm(&self.bn1, self.conv1.forward(x.clone())));
-        let h = relu(batch_norm(&self.bn2, self.conv2.forward(h)));
-        let h = self.conv3.forward(h); // [batch, c, s, s]
+        let h = relu(batch_norm(&self.bn1, conv2d(&self.conv1, x.clone())));
+        let h = relu(batch_norm(&self.bn2, conv2d(&self.conv2, h)));
+        let h = conv2d(&self.conv3, h); // [batch, c, s, s]
         let skip = match &self.skip {
-            Some(p) => p.forward(x),
+            Some(p) => conv2d(&p, x),
             None => x,
         };
         let h = upsample_nearest2x(h + skip); // [batch, c, 2s, 2s]
@@ -180,15 +180,15 @@ impl UpsampleNet {
         let base = self
             .residual
             .then(|| protocol_bicubic(x.clone(), self.lr_size * 8)); // [batch, 3, 128, 128]
-        let mut h = self.input.forward(x); // [batch, w0, 16, 16]
+        let mut h = conv2d(&self.input, x); // [batch, w0, 16, 16]
         for block in &self.blocks {
             h = block.forward(h);
         } // [batch, w2, 128, 128]
-        h = relu(self.head1.forward(h));
-        h = relu(self.head2.forward(h));
+        h = relu(conv2d(&self.head1, h));
+        h = relu(conv2d(&self.head2, h));
         match base {
-            Some(up) => up + self.output.forward(h), // [batch, 3, 128, 128]
-            None => sigmoid(self.output.forward(h)), // [batch, 3, 128, 128]
+            Some(up) => up + conv2d(&self.output, h), // [batch, 3, 128, 128]
+            None => sigmoid(conv2d(&self.output, h)), // [batch, 3, 128, 128]
         }
     }
 }

@@ -13,7 +13,7 @@
 //!   URDGN's own (convolutions with max pooling and two dense layers), so that the adversarial
 //!   term is the same in both methods and only the generators differ.
 
-use super::fused::{batch_norm, relu};
+use super::fused::{batch_norm, conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::BatchNorm;
@@ -85,6 +85,6 @@ impl UrdgnGenerator {
         for up in &self.ups {
             h = relu(batch_norm(&up.bn, up.deconv.forward(h))); // size doubles
         }
-        sigmoid(self.output.forward(h)) // [batch, 3, 128, 128]
+        sigmoid(conv2d(&self.output, h)) // [batch, 3, 128, 128]
     }
 }

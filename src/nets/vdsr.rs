@@ -9,7 +9,7 @@
 //! centres); upscaling needs no antialiasing, and the residual absorbs the difference to PIL's
 //! a = -0.5 kernel.
 
-use super::fused::relu;
+use super::fused::{conv2d, relu};
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
@@ -85,10 +85,10 @@ impl Vdsr {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         expect_shape("VDSR", &x, 3, self.lr_size);
         let up = bicubic(x, self.hr_size); // [batch, 3, 128, 128]
-        let mut h = relu(self.first.forward(up.clone())); // [batch, width, 128, 128]
+        let mut h = relu(conv2d(&self.first, up.clone())); // [batch, width, 128, 128]
         for c in &self.body {
-            h = relu(c.forward(h));
+            h = relu(conv2d(&c, h));
         }
-        up + self.last.forward(h)
+        up + conv2d(&self.last, h)
     }
 }
