@@ -4,13 +4,18 @@
 # implementations round by round so that a slow minute of the machine hits all of them. Prints
 # the table and writes BENCHMARKS.md.
 #
-#   scripts/bench.sh [--preset cpu] [--rounds 3] [--repeats 3] [--threads N] [--out BENCHMARKS.md]
-#                    [--only stage1,stage2,infer1,inferbatch] [--no-tch] [--no-unfused] [--gpu]
+#   scripts/bench.sh [--preset cpu] [--rounds 3] [--repeats 3] [--repeats-io 2] [--threads N]
+#                    [--out BENCHMARKS.md] [--only stage1,stage2,infer1,inferbatch,evaluate,hallucinate]
+#                    [--no-tch] [--no-unfused] [--gpu]
 #
 # Work (preset cpu unless --preset): stage1 = one Stage1Nets::step at batch 64; stage2 = one
 # Stage2Nets::step at batch 16 (OFHNet: L2 + adversarial); infer1 = one face through
-# InpaintNet + UpsampleNet; inferbatch = 16 faces. Each invocation runs --repeats repeats; the
-# first repeat of each invocation is a warm-up and is left out of the medians.
+# InpaintNet + UpsampleNet; inferbatch = 16 faces; evaluate = `ofhnet evaluate` with an
+# evaluation detector on 660 test faces (OFHNet and IN+bicubic, every metric); hallucinate =
+# `ofhnet hallucinate` on a directory of 1,000 128x128 PNG faces (read, downscale, infer, write).
+# Each invocation runs --repeats repeats (--repeats-io for evaluate and hallucinate, which take
+# tens of seconds each); the first repeat of each invocation is a warm-up and is left out of the
+# medians.
 #
 # Implementations: ofhnet on burn-flex (`--device cpu`, the default build); ofhnet on burn-tch
 # (`--device tch-cpu`, built with --features tch against the venv's libtorch, like
@@ -25,13 +30,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-preset=cpu rounds=3 repeats=3 threads=$(nproc) out=BENCHMARKS.md only=stage1,stage2,infer1,inferbatch
+preset=cpu rounds=3 repeats=3 repeats_io=2 threads=$(nproc) out=BENCHMARKS.md
+only=stage1,stage2,infer1,inferbatch,evaluate,hallucinate
 use_tch=1 gpu=0 unfused=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --repeats) repeats=$2; shift 2 ;;
+    --repeats-io) repeats_io=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
@@ -86,13 +93,17 @@ if [ "$gpu" = 1 ]; then
   impls+=("pytorch-cuda")
 fi
 
-batch_of() { case "$1" in stage1) echo 64 ;; infer1) echo 1 ;; *) echo 16 ;; esac; }
+batch_of() {
+  case "$1" in stage1) echo 64 ;; infer1) echo 1 ;; evaluate) echo 660 ;; hallucinate) echo 1000 ;;
+    *) echo 16 ;; esac
+}
+repeats_of() { case "$1" in evaluate | hallucinate) echo "$repeats_io" ;; *) echo "$repeats" ;; esac; }
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
 run_one() { # impl work
   local impl=$1 work=$2 b
   b=$(batch_of "$work")
-  local args=(--which "$work" --preset "$preset" --batch "$b" --repeats "$repeats")
+  local args=(--which "$work" --preset "$preset" --batch "$b" --repeats "$(repeats_of "$work")")
   case "$impl" in
     flex) "$flex_bin" --device cpu bench step "${args[@]}" ;;
     flex-unfused) OFHNET_FUSED_OPS=0 "$flex_bin" --device cpu bench step "${args[@]}" ;;
@@ -137,16 +148,16 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 gpu_name=$(command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name --format=csv,noheader | head -1 || true)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git diff --quiet 2>/dev/null || echo " (with uncommitted changes)")
-cmdline="scripts/bench.sh --preset $preset --rounds $rounds --repeats $repeats --threads $threads --only $only"
+cmdline="scripts/bench.sh --preset $preset --rounds $rounds --repeats $repeats --repeats-io $repeats_io --threads $threads --only $only"
 if [ "$use_tch" = 0 ]; then cmdline+=" --no-tch"; fi
 if [ "$gpu" = 1 ]; then cmdline+=" --gpu"; fi
 
-python3 - "$rows" "$out" "$preset" "$rounds" "$repeats" "$threads" "$cpu_model" "$(nproc)" "$mem" \
+python3 - "$rows" "$out" "$preset" "$rounds" "$repeats" "$repeats_io" "$threads" "$cpu_model" "$(nproc)" "$mem" \
   "${gpu_name:-none}" "$commit$dirty" "$cmdline" "$wall" \
   "$($py -c 'import torch; print(torch.__version__)' 2>/dev/null)" "$harness" <<'EOF'
 import json, statistics, sys, datetime
-(rows, out, preset, rounds, repeats, threads, cpu, cores, mem, gpu, commit, cmdline, wall,
- torch_version, harness) = sys.argv[1:]
+(rows, out, preset, rounds, repeats, repeats_io, threads, cpu, cores, mem, gpu, commit, cmdline,
+ wall, torch_version, harness) = sys.argv[1:]
 times, rss = {}, {}
 for line in open(rows):
     impl, work, js = line.rstrip("\n").split("\t", 2)
@@ -160,7 +171,7 @@ impls = list(dict.fromkeys(i for _, i in times))
 ref = {"pytorch": "pytorch", "flex": "pytorch", "tch-cpu": "pytorch", "pytorch-malloc": "pytorch",
        "flex-unfused": "pytorch", "tch-cpu-unfused": "pytorch",
        "tch-cuda": "pytorch-cuda", "cuda": "pytorch-cuda", "pytorch-cuda": "pytorch-cuda"}
-batch = {"stage1": 64, "infer1": 1}
+batch = {"stage1": 64, "infer1": 1, "evaluate": 660, "hallucinate": 1000}
 head = ["work", "batch"] + [f"{i} median s" for i in impls] + \
        [f"{i} / {ref[i]}" for i in impls if ref[i] != i] + [f"{i} peak MiB" for i in impls]
 lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
@@ -178,8 +189,9 @@ n = {k: len(v) for k, v in times.items()}
 doc = f"""# Benchmarks
 
 Written by `scripts/bench.sh` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; rerun it to
-regenerate this file. Each cell is the median over {rounds} rounds x ({repeats} - 1) timed repeats (the first
-repeat of each invocation warms up); implementations alternate within each round. Ratios below 1
+regenerate this file. Each cell is the median over {rounds} rounds x ({repeats} - 1) timed repeats
+({rounds} x ({repeats_io} - 1) for `evaluate` and `hallucinate`; the first repeat of each invocation
+warms up); implementations alternate within each round. Ratios below 1
 mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (VmHWM / ru_maxrss).
 
 - Machine: {cpu}, {cores} cores, {mem}; GPU: {gpu}.
@@ -187,7 +199,18 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
   {threads} threads; network preset `{preset}`.
 - Work: `stage1` one InpaintNet training step (Eq. 1), batch 64; `stage2` one UpsampleNet +
   discriminator training step (L2 + adversarial, Eq. 3 then Eq. 6), batch 16; `infer1` one face
-  through InpaintNet + UpsampleNet (u8 in, u8 out); `inferbatch` 16 faces.
+  through InpaintNet + UpsampleNet (u8 in, u8 out); `inferbatch` 16 faces; `evaluate` what
+  `ofhnet evaluate --landmarks` does with a 660-face test split (celeba6k's), in batches of 32: the
+  random protocol's hole per face, InpaintNet + UpsampleNet (u8 out) and IN+bicubic behind the
+  same InpaintNet outputs, the evaluation detector (LandmarkNet, eval widths) on the ground truth,
+  the output and the bicubic face, then PSNR, SSIM, PSNR-Y, SSIM-Y, NRMSE and parsing IoU of both
+  methods (not timed: loading the model and data, the CSV); `hallucinate` what `ofhnet
+  hallucinate --input DIR --out DIR` does with a directory of 1,000 128x128 PNG faces (the
+  protocol's HR crop): list, read, downscale to 16x16 per PROTOCOL, infer 32 faces at a time,
+  write each 128x128 output as PNG (not timed: loading the model). Networks are freshly
+  initialised (preset `{preset}`); faces are random (smooth ones for the PNGs). The reference's
+  metrics are torch ops in float64, batched (SSIM's Gaussian filter as two matrix products, the
+  parsing maps as a batched crossing-number test); its images are read and written with PIL.
 - Implementations: `flex` is ofhnet's default build (burn-flex); `tch-cpu` is ofhnet built with
   `--features tch` (burn-tch on LibTorch), which `--device auto` (the default) picks when the
   binary has it; `flex-unfused` and `tch-cpu-unfused` are the same binaries with

@@ -6,23 +6,48 @@
 //! - `stage2`: one [`Stage2Nets::step`] (InpaintNet, the discriminator step, the generator step
 //!   of Eq. 6) on a batch, with the losses of the method (`ofhnet`: L2 + adversarial; the semantic
 //!   structure loss when asked, through a fresh frozen landmark network);
-//! - `infer1` / `inferbatch`: [`Ofhnet::hallucinate`] of one face / a batch (u8 in, u8 out).
+//! - `infer1` / `inferbatch`: [`Model::hallucinate`] of one face / a batch (u8 in, u8 out);
+//! - `evaluate`: what `ofhnet evaluate --landmarks` does with a test split of `batch` faces
+//!   (660 by default, celeba6k's test split), [`evaluate_model`] with an evaluation detector: per
+//!   face, the random protocol's hole (drawn from the face's name), InpaintNet and the generator
+//!   (u8 out), IN+bicubic behind the same InpaintNet outputs, the detector's 68 points on the
+//!   ground truth, the output and the bicubic face, and every metric of both methods (PSNR, SSIM,
+//!   PSNR-Y, SSIM-Y, NRMSE, parsing IoU), in batches of 32. Not timed: loading the model and the
+//!   split, writing the CSV;
+//! - `hallucinate`: what `ofhnet hallucinate --model DIR --input DIR --out DIR` does with a
+//!   directory of `batch` 128x128 PNG faces (1,000 by default; the protocol's HR crop, which
+//!   each face is downscaled from per PROTOCOL), [`input_files`] and [`hallucinate_files`]:
+//!   listing the directory, reading and downscaling each face, inference 32 faces at a time,
+//!   writing each 128x128 output as PNG into a fresh directory. Not timed: loading the model.
+//!
+//! The networks are freshly initialised (weights do not change the work); `evaluate`'s detector
+//! has the evaluation role's widths ([`Role::Eval`]).
 //!
 //! Inputs are random faces drawn once (u8 pixels, one black square of side 4..=8 in each 16x16
 //! face, as PROTOCOL's training law), outside the timed region; the u8-to-float conversion is
-//! inside it, as in training. The reference does the same (its module docs list the few places
-//! where the two cannot be identical). Repeats continue one training run, so the first repeat
-//! also allocates the optimiser state: report medians.
+//! inside it, as in training. `evaluate`'s split holds random u8 HR and LR faces; `hallucinate`'s
+//! PNG faces are smooth random images (a random 16x16 face upscaled with the protocol's bicubic,
+//! plus noise of +-3 grey levels, with a black square of side 32..=64 on the 8-pixel grid), so
+//! that they compress about as photos do. The reference does the same (its module docs list the
+//! few places where the two cannot be identical). Repeats continue one training run, so the
+//! first repeat also allocates the optimiser state: report medians.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::Device;
 use image::RgbImage;
+use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::cli::hallucinate::{hallucinate_files, input_files};
+use crate::data::dataset::Split;
+use crate::data::image_io::save_png;
+use crate::data::resize::upscale;
+use crate::evaluate::{EvalOptions, evaluate_model};
 use crate::model::Model;
 use crate::train::config::{GeneratorSpec, Preset, SemanticBlock, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, Role};
@@ -31,7 +56,24 @@ use crate::train::tensors::raw_to_tensor;
 use crate::{Error, Result};
 
 /// The kinds of work.
-pub const WORK: [&str; 4] = ["stage1", "stage2", "infer1", "inferbatch"];
+pub const WORK: [&str; 6] = [
+    "stage1",
+    "stage2",
+    "infer1",
+    "inferbatch",
+    "evaluate",
+    "hallucinate",
+];
+
+/// The default batch of a kind of work: `evaluate`'s faces (celeba6k's test split), the
+/// directory of faces `hallucinate` reads, else a training batch.
+pub fn default_batch(which: &str) -> usize {
+    match which {
+        "evaluate" => 660,
+        "hallucinate" => 1000,
+        _ => 16,
+    }
+}
 
 /// What to time.
 #[derive(Clone, Debug)]
@@ -41,6 +83,7 @@ pub struct StepBench {
     pub preset: Preset,
     /// `upsample` (OFHNet), `vdsr`, `fsrcnn` or `urdgn`.
     pub generator: String,
+    /// Faces per step; for `evaluate` and `hallucinate`, the faces of the whole run.
     pub batch: usize,
     pub repeats: usize,
     /// Adds the semantic structure loss to stage 2 (weight 1).
@@ -136,6 +179,92 @@ fn split_faces(flat: &[u8], n: usize) -> Vec<&[u8]> {
     flat.chunks(n).collect()
 }
 
+/// A test split of `count` random u8 faces (HR and LR drawn independently), named as CelebA's.
+fn random_split(count: usize, rng: &mut ChaCha8Rng) -> Split {
+    Split {
+        name: "test".into(),
+        names: (1..=count).map(|i| format!("{i:06}.jpg")).collect(),
+        hr_size: 128,
+        lr_size: 16,
+        hr: (0..count * 128 * 128 * 3).map(|_| rng.random()).collect(),
+        lr: (0..count * 16 * 16 * 3).map(|_| rng.random()).collect(),
+        landmarks5: vec![[[0.0; 2]; 5]; count],
+        landmarks68: None,
+        identity: vec![0; count],
+        source: (0..count as i64).collect(),
+    }
+}
+
+/// Writes `count` smooth random 128x128 faces as `dir/NNNNNN.png`: a random 16x16 face upscaled
+/// with the protocol's bicubic, plus noise of +-3 grey levels, with a black square of side
+/// 32..=64 on the 8-pixel grid (an occluded face as a user's photo would have it).
+fn write_random_faces(dir: &Path, count: usize, rng: &mut ChaCha8Rng) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for i in 0..count {
+        let raw: Vec<u8> = (0..16 * 16 * 3).map(|_| rng.random()).collect();
+        let lr = RgbImage::from_raw(16, 16, raw)
+            .ok_or_else(|| Error::invalid("bench", "a face of the wrong size"))?;
+        let mut face = upscale(&lr, 128, -0.5);
+        for v in face.iter_mut() {
+            *v = (i32::from(*v) + rng.random_range(-3..=3)).clamp(0, 255) as u8;
+        }
+        let side = rng.random_range(4..=8u32);
+        let (x0, y0) = (
+            rng.random_range(0..=16 - side),
+            rng.random_range(0..=16 - side),
+        );
+        for y in 8 * y0..8 * (y0 + side) {
+            for x in 8 * x0..8 * (x0 + side) {
+                face.put_pixel(x, y, image::Rgb([0, 0, 0]));
+            }
+        }
+        save_png(&face, &dir.join(format!("{:06}.png", i + 1)))?;
+    }
+    Ok(())
+}
+
+/// A model of freshly initialised networks of `config`, in inference mode.
+fn fresh_model(config: &TrainConfig, device: &Device) -> Model {
+    Model {
+        dir: Default::default(),
+        inpaint: crate::train::seeded_init(device, config.seed, || {
+            config.inpaint_config().init(device)
+        })
+        .valid(),
+        generator: crate::train::seeded_init(device, config.seed.wrapping_add(2), || {
+            config.generator_init(device)
+        })
+        .valid(),
+        config: config.clone(),
+        device: device.clone(),
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `$TMPDIR/ofhnet-bench-WHAT-PID-NANOS`.
+    pub fn new(what: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "ofhnet-bench-{what}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Times `opts.repeats` repeats of the work on `device`.
 pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> Result<StepReport> {
     if !WORK.contains(&opts.which.as_str()) {
@@ -157,8 +286,10 @@ pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> R
         opts.batch
     };
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed.wrapping_add(1000));
-    // Up to four distinct batches, cycled, so no repeat sees exactly the previous input.
-    let pool: Vec<_> = (0..opts.repeats.min(4))
+    // Up to four distinct batches, cycled, so no repeat sees exactly the previous input
+    // (`evaluate` and `hallucinate` draw their own faces, once).
+    let whole_runs = matches!(opts.which.as_str(), "evaluate" | "hallucinate");
+    let pool: Vec<_> = (0..if whole_runs { 0 } else { opts.repeats.min(4) })
         .map(|_| random_faces(batch, &mut rng))
         .collect();
     let before = peak_rss_mib();
@@ -226,20 +357,48 @@ pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> R
                 })?;
             }
         }
+        "evaluate" => {
+            let model = fresh_model(&config, device);
+            let detector = LandmarkSpec::for_role(Role::Eval).net_config().init(device);
+            let split = random_split(batch, &mut rng);
+            let options = EvalOptions::default();
+            for _ in 0..total {
+                time(&mut || {
+                    let rows = evaluate_model(
+                        &model,
+                        &split,
+                        Some(&detector),
+                        &options,
+                        &ProgressBar::hidden(),
+                    )?;
+                    if rows.len() != 2 * split.len() {
+                        return Err(Error::invalid("bench", "lost faces in the evaluation"));
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        "hallucinate" => {
+            let model = fresh_model(&config, device);
+            let pipeline = model.pipeline();
+            let dir = TempDir::new("hallucinate")?;
+            let input = dir.0.join("faces");
+            write_random_faces(&input, batch, &mut rng)?;
+            for i in 0..total {
+                let out = dir.0.join(format!("out-{i}"));
+                time(&mut || {
+                    let (inputs, outputs) = input_files(&input, &out)?;
+                    hallucinate_files(&pipeline, &inputs, &outputs, None, false)?;
+                    if outputs.len() != batch {
+                        return Err(Error::invalid("bench", "lost faces in hallucinate"));
+                    }
+                    Ok(())
+                })?;
+                std::fs::remove_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+            }
+        }
         _ => {
-            let model = Model {
-                dir: Default::default(),
-                inpaint: crate::train::seeded_init(device, config.seed, || {
-                    config.inpaint_config().init(device)
-                })
-                .valid(),
-                generator: crate::train::seeded_init(device, config.seed.wrapping_add(2), || {
-                    config.generator_init(device)
-                })
-                .valid(),
-                config: config.clone(),
-                device: device.clone(),
-            };
+            let model = fresh_model(&config, device);
             for i in 0..total {
                 let (_, occluded, _) = &pool[i % pool.len()];
                 let faces: Vec<RgbImage> = split_faces(occluded, 768)
@@ -439,4 +598,32 @@ pub fn run_harness_bench(
         target_seconds: 5.0,
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `evaluate` and `hallucinate` run the real code on a few faces of preset tiny: a report
+    /// with the repeats and the faces asked for.
+    #[test]
+    fn evaluate_and_hallucinate_time_the_faces_asked_for() {
+        let device = Device::default();
+        for which in ["evaluate", "hallucinate"] {
+            let opts = StepBench {
+                which: which.into(),
+                preset: Preset::Tiny,
+                generator: "ofhnet".into(),
+                batch: 3,
+                repeats: 2,
+                semantic: false,
+                seed: 0,
+            };
+            let report = run_step_bench(&opts, &device, "cpu").expect(which);
+            assert_eq!((report.batch, report.repeats.len()), (3, 2), "{which}");
+            assert!(report.repeats.iter().all(|r| r.seconds > 0.0), "{which}");
+        }
+        assert_eq!(default_batch("evaluate"), 660);
+        assert_eq!(default_batch("hallucinate"), 1000);
+    }
 }

@@ -147,14 +147,20 @@ pub fn evaluate_model(
     options: &EvalOptions,
     bar: &ProgressBar,
 ) -> Result<Vec<Scores>> {
-    let pipeline = Pipeline {
-        inpaint: &model.inpaint,
-        composite: model.config.composite,
-        device: &model.device,
-        method: model.config.generator.method(),
-        upscale: Upscale::Network(&model.generator),
-    };
-    evaluate_pipeline(&pipeline, split, detector, options, bar)
+    evaluate_pipeline(&model.pipeline(), split, detector, options, bar)
+}
+
+impl Model {
+    /// The model as a [`Pipeline`]: its InpaintNet and stage-2 generator, on its device.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            inpaint: &self.inpaint,
+            composite: self.config.composite,
+            device: &self.device,
+            method: self.config.generator.method(),
+            upscale: Upscale::Network(&self.generator),
+        }
+    }
 }
 
 /// Evaluates a method and, behind the same InpaintNet outputs, IN+bicubic (once, when the

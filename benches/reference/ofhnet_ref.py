@@ -32,6 +32,16 @@ What it mirrors (paths relative to the repository root):
 - ``src/train/landmarks.rs``     the landmark network's default widths per role (loss / eval).
 - ``src/data/occlusion.rs``      the training hole law (one square, side uniform in 4..=8, inside
                                   the 16x16 image, pixels set to 0), used for the random inputs.
+- ``src/evaluate.rs``            :func:`evaluate` (``evaluate_model`` / ``evaluate_pipeline`` with an
+                                  evaluation detector: the method and IN+bicubic behind the same
+                                  InpaintNet outputs, every metric), batches of 32.
+- ``src/metrics/psnr_ssim.rs``   :func:`psnr`, :func:`ssim`, :func:`luma_bt601`, :func:`image_scores`.
+- ``src/metrics/landmarks.rs``   :func:`nrmse`;  ``src/nets/landmark.rs`` ``points``: :func:`detect`.
+- ``src/metrics/parsing.rs``     :func:`parsing_maps` (``face_polygons``, ``fill_polygon``),
+                                  :func:`fill_polygons`, :func:`mean_iou`.
+- ``src/data/resize.rs``         ``upscale`` (IN+bicubic): :func:`bicubic_u8`.
+- ``src/cli/hallucinate.rs``     :func:`hallucinate_dir` (``input_files`` + ``hallucinate_files``:
+                                  list, read, :func:`to_lr`, infer 32 faces at a time, write PNG).
 
 Facts of the Rust code that the mirror reproduces (checked against the burn 0.22.1 sources):
 
@@ -108,19 +118,49 @@ Where the mirror is not, or may not be, exact (nothing else is known to differ):
     layer and a sigmoid". The mirror follows the code. (The sigmoid lives in the losses.)
 12. On CUDA, TF32 is switched off for convolutions and matmuls (``--tf32`` turns it on) so that the
     arithmetic is float32 like burn's; cuDNN's algorithm choice is PyTorch's own.
+13. ``evaluate``: the random protocol's hole of a test face is drawn from its name with a torch
+    generator seeded by the name's CRC-32 (Rust: ChaCha8 seeded by ``name_seed(name)``): the same
+    law, other holes. The split is random u8 faces (HR and LR drawn independently), as in Rust's
+    bench; Rust copies each face out of the split as an image per batch, here tensors are sliced.
+    The detector is a fresh LandmarkNet of the evaluation role's widths (24/48/64/96, hidden 256),
+    as ``bench.rs`` builds it.
+14. Metric arithmetic is float64 throughout, as in Rust, in another summation order: SSIM's
+    Gaussian filter over the valid region is two matrix products ``G X G^T`` here (a float64
+    depthwise ``conv2d`` is several times slower on CPU) and two 11-tap loops in Rust; the means
+    are torch's. Values agree to about 1e-13 (checked against ``ofhnet metrics`` and the parsing
+    and NRMSE values pinned in ``tests/metrics.rs``). The parsing maps are exact: the same f64
+    crossings, and "an odd number of crossings at or left of the pixel centre" (batched over
+    faces, classes, rows and columns with ``searchsorted``) is Rust's sorted-span fill.
+15. Work per face differs slightly: Rust scores one face at a time (``Values::score``) and draws
+    the ground truth's parsing map once per method (twice per face); the reference scores a batch
+    at once and draws it once per face. Rust builds a ``Scores`` row (with strings) per face and
+    method; the reference a dict.
+16. IN+bicubic: ``resize::upscale`` is two f64 passes over the taps; here ``M X M^T`` in float64
+    with the same weights (:func:`protocol_bicubic`), then the same rounding.
+17. ``hallucinate``: inputs are 128x128 PNG faces (the protocol's HR crop; the law of ``bench.rs``
+    ``write_random_faces``, another RNG). They are downscaled with PIL's ``Image.resize(BICUBIC)``
+    (fixed-point weights, rounded to u8 between the passes) where ``resize::downscale`` runs both
+    passes in f64 (they agree to under PROTOCOL's 0.5 grey level). PNGs are decoded and encoded by
+    PIL (zlib level 6) here and by the ``image`` crate (its default compression) in Rust: same
+    pixels, different bytes and encoder work. An input of an unsupported size raises
+    ``ValueError`` (Rust: ``Error::ImageSize``); ``--mask`` and ``--grid`` are not mirrored.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import re
 import resource
+import shutil
 import sys
+import tempfile
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -942,6 +982,300 @@ def random_batch(batch: int, gen: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
+# Evaluation (src/evaluate.rs evaluate_pipeline; src/metrics/)
+# --------------------------------------------------------------------------------------------
+
+EVAL_BATCH = 32  # EvalOptions::default().batch_size
+DATA_RANGE = 255.0
+SSIM_SIGMA, SSIM_RADIUS = 1.5, 5  # scipy's radius at truncate=3.5: int(3.5 * 1.5 + 0.5)
+SSIM_C1, SSIM_C2 = (0.01 * DATA_RANGE) ** 2, (0.03 * DATA_RANGE) ** 2
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 36, 45  # points 37 and 46, 1-based
+BROW_HALF_WIDTH = 1.5
+
+
+def to_nchw64(x: torch.Tensor) -> torch.Tensor:
+    """``[b, h, w, 3]`` u8 -> ``[b, 3, h, w]`` float64 on 0..255."""
+    return x.permute(0, 3, 1, 2).to(torch.float64)
+
+
+def luma_bt601(x: torch.Tensor) -> torch.Tensor:
+    """``[b, h, w, 3]`` u8 -> ``[b, 1, h, w]`` float64 BT.601 luma (``rgb2ycbcr``'s Y, unrounded)."""
+    w = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64)
+    return ((x.to(torch.float64) / 255.0) @ w + 16.0).unsqueeze(1)
+
+
+def psnr(ref: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """PSNR per image (any shape ``[b, ...]``, float64 or u8), data range 255, no crop."""
+    mse = (ref.to(torch.float64) - out.to(torch.float64)).pow(2).flatten(1).mean(1)
+    return 10.0 * torch.log10(DATA_RANGE**2 / mse)
+
+
+@functools.lru_cache(maxsize=None)
+def _gaussian_filter_matrix(n: int) -> torch.Tensor:
+    """``[n - 10, n]``: the 11-tap Gaussian (sigma 1.5, scipy's radius 5 at ``truncate=3.5``,
+    normalised to sum 1) at every position whose window lies inside ``n`` samples, as a matrix."""
+    x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float64)
+    w = torch.exp(-0.5 / SSIM_SIGMA**2 * x * x)
+    w = w / w.sum()
+    m = torch.zeros(n - 2 * SSIM_RADIUS, n, dtype=torch.float64)
+    for o in range(m.shape[0]):
+        m[o, o:o + w.numel()] = w
+    return m
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM per image and channel, ``[b, c]``, of ``[b, c, h, w]`` float64 planes: Wang et
+    al.'s index with an 11x11 Gaussian window (sigma 1.5), population (co)variances, over the
+    valid region only, as ``psnr_ssim.rs`` and scikit-image compute it. The separable filter is
+    two matrix products (``G X G^T``), much faster on CPU than a float64 depthwise ``conv2d``."""
+    c = x.shape[1]
+    gv, gh = _gaussian_filter_matrix(x.shape[2]), _gaussian_filter_matrix(x.shape[3])
+    f = gv @ torch.cat([x, y, x * x, y * y, x * y], dim=1) @ gh.T  # [b, 5c, h - 10, w - 10]
+    ux, uy, uxx, uyy, uxy = f.split(c, dim=1)
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+    num = (2.0 * ux * uy + SSIM_C1) * (2.0 * vxy + SSIM_C2)
+    den = (ux * ux + uy * uy + SSIM_C1) * (vx + vy + SSIM_C2)
+    return (num / den).mean(dim=(2, 3))
+
+
+def nrmse(gt: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+    """NRMSE x100 per face of ``[b, 68, 2]`` points, normalised by the ground truth's
+    outer-eye-corner distance (``metrics/landmarks.rs``), in float64."""
+    gt, pred = gt.to(torch.float64), pred.to(torch.float64)
+    norm = (gt[:, RIGHT_EYE_OUTER] - gt[:, LEFT_EYE_OUTER]).norm(dim=1)
+    if not bool(torch.isfinite(gt).all() & torch.isfinite(pred).all() & (norm > 0).all()):
+        raise ValueError("NRMSE needs finite points and a positive outer-eye-corner distance")
+    rmse = (pred - gt).pow(2).sum(-1).mean(-1).sqrt()
+    return rmse / norm * 100.0
+
+
+def _brow(first: int) -> list:
+    idx = list(range(first, first + 5))
+    return [(i, -BROW_HALF_WIDTH) for i in idx] + [(i, BROW_HALF_WIDTH) for i in reversed(idx)]
+
+
+def _plain(idx) -> list:
+    return [(i, 0.0) for i in idx]
+
+
+# The parsing classes' polygons in paint order (``metrics/parsing.rs`` ``face_polygons``): class
+# label, then (0-based point, y offset) per vertex.
+FACE_POLYGONS = [
+    (1, _plain(list(range(0, 17)) + list(range(26, 16, -1)))),  # skin: jaw, brows reversed
+    (2, _brow(17)),  # right brow, a band 3 px tall
+    (3, _brow(22)),  # left brow
+    (4, _plain(range(36, 42))),  # right eye
+    (5, _plain(range(42, 48))),  # left eye
+    (6, _plain([27] + list(range(31, 36)))),  # nose: bridge top, nose base
+    (7, _plain(list(range(48, 55)) + list(range(64, 59, -1)))),  # upper lip
+    (8, _plain(list(range(54, 60)) + [48, 60] + list(range(67, 63, -1)))),  # lower lip
+    (9, _plain(range(60, 68))),  # inner mouth
+]
+N_CLASSES = 10
+
+
+def _polygon_table():
+    """Every class's vertices padded to one length by repeating the last vertex (a zero-length
+    edge crosses no row): ``[9, v]`` point indices and y offsets."""
+    v = max(len(verts) for _, verts in FACE_POLYGONS)
+    padded = [verts + [verts[-1]] * (v - len(verts)) for _, verts in FACE_POLYGONS]
+    idx = torch.tensor([[i for i, _ in verts] for verts in padded])
+    dy = torch.tensor([[d for _, d in verts] for verts in padded], dtype=torch.float64)
+    return idx, dy
+
+
+POLYGON_INDEX, POLYGON_DY = _polygon_table()
+
+
+def fill_polygons(verts: torch.Tensor, size: int) -> torch.Tensor:
+    """``[..., size, size]`` bool: the pixels whose centre ``(i + 0.5, j + 0.5)`` is inside the
+    polygon ``verts`` (``[..., v, 2]`` float64) by the even-odd rule, with PNPOLY's half-open
+    conventions (an edge crosses the row at ``y`` when exactly one end is ``> y``; a centre on a
+    crossing counts it): per row, the crossings sorted, and a centre is inside when an odd number
+    of them lie at or left of it (``searchsorted``)."""
+    p, q = verts, verts.roll(-1, dims=-2)
+    centres = torch.arange(size, dtype=torch.float64) + 0.5
+    y = centres.view(-1, 1)  # [rows, 1]
+    py, qy = p[..., 1].unsqueeze(-2), q[..., 1].unsqueeze(-2)  # [..., 1, v]
+    px, qx = p[..., 0].unsqueeze(-2), q[..., 0].unsqueeze(-2)
+    crosses = (py > y) != (qy > y)  # [..., rows, v]
+    xc = torch.where(crosses, px + (y - py) * (qx - px) / (qy - py), torch.inf)
+    xc = xc.sort(dim=-1).values
+    left = torch.searchsorted(xc, centres.expand(*xc.shape[:-1], size).contiguous(), right=True)
+    return left % 2 == 1  # [..., rows, cols]
+
+
+def parsing_maps(points: torch.Tensor, size: int = HR_SIZE) -> torch.Tensor:
+    """``[b, size, size]`` int64 class labels drawn from ``[b, 68, 2]`` points (HR crop
+    coordinates). Classes are painted in label order, each over the ones before it, so a pixel's
+    class is the highest label whose polygon holds it."""
+    verts = points.to(torch.float64)[:, POLYGON_INDEX]  # [b, 9, v, 2]
+    verts[..., 1] += POLYGON_DY
+    inside = fill_polygons(verts, size)  # [b, 9, rows, cols]
+    labels = torch.tensor([label for label, _ in FACE_POLYGONS]).view(1, -1, 1, 1)
+    return (inside * labels).amax(dim=1)
+
+
+def mean_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean IoU per face of two ``[b, h, w]`` label maps over the face classes present in either
+    (1 when neither has any)."""
+    labels = torch.arange(1, N_CLASSES).view(1, -1, 1)
+    a, b = a.flatten(1).unsqueeze(1) == labels, b.flatten(1).unsqueeze(1) == labels  # [b, 9, n]
+    inter, union = (a & b).sum(-1).double(), (a | b).sum(-1).double()
+    present = union > 0
+    iou = torch.where(present, inter / union.clamp(min=1), 0.0)
+    n = present.sum(-1)
+    return torch.where(n > 0, iou.sum(-1) / n.clamp(min=1), 1.0)
+
+
+def detect(net: LandmarkNet, faces_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``LandmarkNet::points``: ``[b, 68, 2]`` float32 pixel coordinates."""
+    return (net(raw_to_tensor(faces_u8, device)) * float(net.size)).view(-1, N_POINTS, 2).cpu()
+
+
+def bicubic_u8(lr_u8: torch.Tensor, size: int) -> torch.Tensor:
+    """IN+bicubic: ``resize::upscale`` of ``[b, s, s, 3]`` u8 faces (PIL's bicubic, a = -0.5) in
+    float64, rounded half up to u8 ``[b, size, size, 3]``."""
+    hr = protocol_bicubic(to_nchw64(lr_u8), size)
+    return (hr + 0.5).floor().clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def image_scores(hr: torch.Tensor, out: torch.Tensor) -> dict:
+    """PSNR, SSIM (mean over RGB), PSNR-Y and SSIM-Y per face, ``[b]`` float64 each."""
+    ref_y, out_y = luma_bt601(hr), luma_bt601(out)
+    return {
+        "psnr": psnr(hr, out),
+        "ssim": ssim(to_nchw64(hr), to_nchw64(out)).mean(1),
+        "psnr_y": psnr(ref_y, out_y),
+        "ssim_y": ssim(ref_y, out_y)[:, 0],
+    }
+
+
+def random_hole(name: str, lr_size: int = LR_SIZE):
+    """The random protocol's hole for a test face, drawn from its name (side 4..=8)."""
+    g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    side = int(torch.randint(4, 9, (1,), generator=g))
+    x0 = int(torch.randint(0, lr_size - side + 1, (1,), generator=g))
+    y0 = int(torch.randint(0, lr_size - side + 1, (1,), generator=g))
+    return x0, y0, side
+
+
+def evaluate(inpaint: InpaintNet, generator: nn.Module, detector: LandmarkNet, composite_known: bool,
+             names: list, lr: torch.Tensor, hr: torch.Tensor, device: torch.device,
+             method: str = "ofhnet", batch: int = EVAL_BATCH) -> list:
+    """``evaluate_model`` with an evaluation detector: per batch of test faces, the random hole,
+    the method (u8 out) and IN+bicubic behind the same InpaintNet outputs, the detector's points on
+    the ground truth, the output and the bicubic face, and every metric; one row per (face,
+    method)."""
+    rows = []
+    with torch.inference_mode():
+        for start in range(0, len(names), batch):
+            sel = slice(start, start + batch)
+            occluded = lr[sel].clone()
+            for k, name in enumerate(names[sel]):
+                x0, y0, side = random_hole(name)
+                occluded[k, y0:y0 + side, x0:x0 + side] = 0
+            inpainted, out = infer(inpaint, generator, occluded, composite_known, device)
+            gt = hr[sel]
+            bic = bicubic_u8(inpainted, HR_SIZE)
+            gt_pts = detect(detector, gt, device)
+            gt_maps = parsing_maps(gt_pts)
+            for m, faces in ((method, out), ("in_bicubic", bic)):
+                pts = detect(detector, faces, device)
+                scores = image_scores(gt, faces)
+                scores["nrmse"] = nrmse(gt_pts, pts)
+                scores["iou"] = mean_iou(gt_maps, parsing_maps(pts))
+                cols = {k: v.tolist() for k, v in scores.items()}
+                for k, name in enumerate(names[sel]):
+                    rows.append({"name": name, "method": m, "occlusion": "random",
+                                 **{key: col[k] for key, col in cols.items()}})
+    return rows
+
+
+def random_split(count: int, gen: torch.Generator):
+    """A test split of random u8 faces: CelebA-style names, LR ``[n, 16, 16, 3]``, HR
+    ``[n, 128, 128, 3]``."""
+    names = [f"{i:06}.jpg" for i in range(1, count + 1)]
+    lr = torch.randint(0, 256, (count, LR_SIZE, LR_SIZE, 3), dtype=torch.uint8, generator=gen)
+    hr = torch.randint(0, 256, (count, HR_SIZE, HR_SIZE, 3), dtype=torch.uint8, generator=gen)
+    return names, lr, hr
+
+
+# --------------------------------------------------------------------------------------------
+# hallucinate on a directory (src/cli/hallucinate.rs input_files, hallucinate_files)
+# --------------------------------------------------------------------------------------------
+
+ALIGNED_SIZE = (178, 218)  # CelebA's aligned images
+HR_CROP = (24, 66, 24 + HR_SIZE, 66 + HR_SIZE)  # PROTOCOL's crop (left, top, right, bottom)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def to_lr(image, path):
+    """A PIL face brought to 16x16 per PROTOCOL: kept at 16x16; a 128x128 HR crop or a 178x218
+    aligned face (cropped first) downscaled with PIL's (antialiased) bicubic."""
+    from PIL import Image
+
+    if image.size == (LR_SIZE, LR_SIZE):
+        return image
+    if image.size == ALIGNED_SIZE:
+        image = image.crop(HR_CROP)
+    if image.size == (HR_SIZE, HR_SIZE):
+        return image.resize((LR_SIZE, LR_SIZE), Image.Resampling.BICUBIC)
+    raise ValueError(f"{path}: image is {image.size[0]}x{image.size[1]}; accepted: 16x16, "
+                     "128x128 or 178x218")
+
+
+def hallucinate_dir(inpaint: InpaintNet, generator: nn.Module, composite_known: bool,
+                    input_dir, out_dir, device: torch.device, batch: int = EVAL_BATCH) -> int:
+    """``ofhnet hallucinate --input DIR --out DIR``: every PNG/JPEG of ``input_dir`` in name order,
+    read with PIL, brought to 16x16, through the model ``batch`` faces at a time, each 128x128
+    output written as ``out_dir/STEM.png``. Returns the number of faces."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    files = sorted(p for p in Path(input_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{input_dir}: no PNG or JPEG images")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(files), batch):
+        chunk = files[start:start + batch]
+        lrs = []
+        for f in chunk:
+            with Image.open(f) as im:
+                lrs.append(np.asarray(to_lr(im.convert("RGB"), f)))
+        _, out = infer(inpaint, generator, torch.from_numpy(np.stack(lrs)), composite_known,
+                       device)
+        for f, face in zip(chunk, out.numpy()):
+            Image.fromarray(face).save(out_dir / f"{f.stem}.png")
+    return len(files)
+
+
+def write_random_faces(out_dir, count: int, gen: torch.Generator) -> None:
+    """``count`` smooth random 128x128 faces as ``out_dir/NNNNNN.png`` (the law of
+    ``bench.rs`` ``write_random_faces``): a random 16x16 face upscaled with the protocol's bicubic,
+    noise of +-3 grey levels, a black square of side 32..=64 on the 8-pixel grid."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        lr = torch.randint(0, 256, (1, LR_SIZE, LR_SIZE, 3), dtype=torch.uint8, generator=gen)
+        face = bicubic_u8(lr, HR_SIZE)[0].to(torch.int16)
+        face += torch.randint(-3, 4, face.shape, dtype=torch.int16, generator=gen)
+        face = face.clamp(0, 255).to(torch.uint8)
+        side = int(torch.randint(4, 9, (1,), generator=gen))
+        x0 = int(torch.randint(0, LR_SIZE - side + 1, (1,), generator=gen))
+        y0 = int(torch.randint(0, LR_SIZE - side + 1, (1,), generator=gen))
+        face[8 * y0:8 * (y0 + side), 8 * x0:8 * (x0 + side)] = 0
+        Image.fromarray(face.numpy()).save(out_dir / f"{i + 1:06}.png")
+
+
+# --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
 
@@ -1030,6 +1364,10 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+WORK = ("stage1", "stage2", "infer1", "inferbatch", "evaluate", "hallucinate")
+DEFAULT_BATCH = {"evaluate": 660, "hallucinate": 1000}  # bench.rs default_batch
+
+
 def cmd_step(a) -> dict:
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
@@ -1041,31 +1379,56 @@ def cmd_step(a) -> dict:
                             **method_losses(a.generator, 1.0,
                                             None if a.adv_weight < 0 else a.adv_weight,
                                             a.semantic_weight))
-    c.stage1.batch_size = c.stage2.batch_size = a.batch
+    which = a.which
+    batch = a.batch if a.batch is not None else DEFAULT_BATCH.get(which, 16)
+    c.stage1.batch_size = c.stage2.batch_size = batch
     c.stage1.lr_schedule = c.stage2.lr_schedule = a.lr_schedule
     if a.lr is not None:
         c.stage1.lr = c.stage2.lr = a.lr
     c = c.resolved()
 
     gen = torch.Generator().manual_seed(c.seed + 1000)
-    pool = [random_batch(a.batch, gen) for _ in range(min(a.repeats, 4))]
-    which = a.which
+    whole_runs = which in ("evaluate", "hallucinate")  # draw their own faces, once
+    pool = [random_batch(batch, gen) for _ in range(0 if whole_runs else min(a.repeats, 4))]
+    cleanup = None
     if which == "stage1":
         s = make_stage1(c, device)
         run = lambda i, b: stage1_step(s, b[0], b[1], i, a.repeats)  # noqa: E731
     elif which == "stage2":
         s = make_stage2(c, device)
         run = lambda i, b: stage2_step(s, b[1], b[2], i, a.repeats)  # noqa: E731
-    elif which in ("infer1", "inferbatch"):
+    elif which in ("infer1", "inferbatch", "evaluate", "hallucinate"):
         torch.manual_seed(c.seed)
         inpaint = c.inpaint_net().to(device).eval()
         generator = c.generator_net().to(device).eval()
         if which == "infer1":
             pool = [tuple(t[:1] for t in b) for b in pool]
 
-        def run(i, b):
-            infer(inpaint, generator, b[1], c.composite, device)
-            return {}
+        if which == "evaluate":
+            detector = LandmarkNet(**LANDMARK_EVAL_DEFAULT).to(device).eval()
+            names, lr, hr = random_split(batch, gen)
+            pool = [None]
+
+            def run(i, b):
+                rows = evaluate(inpaint, generator, detector, c.composite, names, lr, hr, device)
+                if len(rows) != 2 * batch:
+                    raise RuntimeError("lost faces in the evaluation")
+                return {}
+        elif which == "hallucinate":
+            tmp = tempfile.mkdtemp(prefix="ofhnet-ref-hallucinate-")
+            cleanup = lambda: shutil.rmtree(tmp, ignore_errors=True)  # noqa: E731
+            write_random_faces(f"{tmp}/faces", batch, gen)
+            pool = [None]
+
+            def run(i, b):
+                if hallucinate_dir(inpaint, generator, c.composite, f"{tmp}/faces",
+                                   f"{tmp}/out-{i}", device) != batch:
+                    raise RuntimeError("lost faces in hallucinate")
+                return {}
+        else:
+            def run(i, b):
+                infer(inpaint, generator, b[1], c.composite, device)
+                return {}
     else:
         raise SystemExit(f"unknown --which {which!r}")
 
@@ -1084,11 +1447,15 @@ def cmd_step(a) -> dict:
         if device.type == "cuda":
             rep["cuda_peak_alloc_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         reps.append(rep)
+        if which == "hallucinate":
+            shutil.rmtree(f"{tmp}/out-{i}")  # a fresh output directory each repeat
+    if cleanup is not None:
+        cleanup()
     return {
         "which": which,
         "preset": c.preset,
         "generator": c.generator,
-        "batch": 1 if which == "infer1" else a.batch,
+        "batch": 1 if which == "infer1" else batch,
         "threads": torch.get_num_threads(),
         "device": str(device),
         "torch": torch.__version__,
@@ -1120,9 +1487,10 @@ def main(argv=None) -> int:
     common(sp)
     sp = sub.add_parser("step", help="time N repeats of one unit of work, as JSON")
     common(sp)
-    sp.add_argument("--which", choices=("stage1", "stage2", "infer1", "inferbatch"),
-                    required=True)
-    sp.add_argument("--batch", type=int, default=16)
+    sp.add_argument("--which", choices=WORK, required=True)
+    sp.add_argument("--batch", type=int, default=None,
+                    help="faces per step (default 16); evaluate: the test split's faces (660); "
+                         "hallucinate: the directory's faces (1000)")
     sp.add_argument("--repeats", type=int, default=1)
     sp.add_argument("--threads", type=int, default=1)
     sp.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")

@@ -3,15 +3,17 @@
 
 use clap::{Args, Subcommand};
 
-use crate::bench::{HarnessBench, StepBench, run_harness_bench, run_step_bench};
+use crate::bench::{
+    HarnessBench, StepBench, TempDir, default_batch, run_harness_bench, run_step_bench,
+};
 use crate::device::DeviceSpec;
 use crate::train::config::Preset;
 
 /// `ofhnet bench ...`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Time training steps or inference on --device; prints JSON in the shape of
-    /// benches/reference/ofhnet_ref.py's `step`.
+    /// Time training steps, inference, an evaluation or `hallucinate` on a directory, on
+    /// --device; prints JSON in the shape of benches/reference/ofhnet_ref.py's `step`.
     Step(StepArgs),
     /// Time the harness's overhead (enqueue a sweep, write metric rows, report an experiment)
     /// on a fresh SQLite store in a temporary directory, against its targets.
@@ -44,7 +46,9 @@ pub struct HarnessArgs {
 /// `ofhnet bench step`
 #[derive(Debug, Args)]
 pub struct StepArgs {
-    /// stage1, stage2, infer1 (one face) or inferbatch.
+    /// stage1, stage2, infer1 (one face), inferbatch, evaluate (`ofhnet evaluate` with an
+    /// evaluation detector on a test split) or hallucinate (`ofhnet hallucinate` on a directory
+    /// of 128x128 PNG faces).
     #[arg(long, default_value = "stage2")]
     pub which: String,
     /// Network preset: tiny, cpu or paper.
@@ -53,8 +57,10 @@ pub struct StepArgs {
     /// The stage-2 generator: upsample (OFHNet), vdsr, fsrcnn or urdgn.
     #[arg(long, default_value = "upsample")]
     pub generator: String,
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
+    /// Faces per step (default 16); evaluate: the test split's faces (default 660);
+    /// hallucinate: the directory's faces (default 1000).
+    #[arg(long)]
+    pub batch: Option<usize>,
     #[arg(long, default_value_t = 5)]
     pub repeats: usize,
     /// Add the semantic structure loss (a fresh frozen landmark network) to stage 2.
@@ -74,7 +80,7 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
                 which: a.which.clone(),
                 preset,
                 generator: a.generator.clone(),
-                batch: a.batch,
+                batch: a.batch.unwrap_or_else(|| default_batch(&a.which)),
                 repeats: a.repeats,
                 semantic: a.semantic,
                 seed: a.seed,
@@ -84,7 +90,7 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Harness(a) => {
-            let dir = tempfile_dir()?;
+            let dir = TempDir::new("harness")?;
             let bar = super::progress_bar(0, "harness");
             let results = run_harness_bench(
                 &HarnessBench {
@@ -94,11 +100,11 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
                     images: a.images,
                     resamples: a.resamples,
                 },
-                &dir,
+                &dir.0,
                 &bar,
             );
             bar.finish_and_clear();
-            let _ = std::fs::remove_dir_all(&dir);
+            drop(dir);
             let results = results?;
             if a.json {
                 println!("{}", serde_json::to_string(&results)?);
@@ -121,18 +127,4 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// A fresh directory under the system's temporary directory.
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "ofhnet-bench-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -4,7 +4,9 @@
 //! Accepted inputs: a 16x16 (occluded) face, used as it is; a 128x128 face (the protocol's HR
 //! crop) or a 178x218 aligned CelebA-geometry face, brought to 16x16 per PROTOCOL.md (crop, then
 //! antialiased bicubic). A `--mask` or `--mask-image` then blacks out the hole; without one the
-//! input's exactly-black pixels are taken as the hole.
+//! input's exactly-black pixels are taken as the hole. A directory's faces go through the
+//! networks [`BATCH`] at a time ([`hallucinate_files`], which `ofhnet bench step --which
+//! hallucinate` times).
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,7 @@ use crate::methods::position_patch::PositionPatch;
 use crate::model::Model;
 use crate::nets::inpaint::InpaintNet;
 use crate::train::checkpoint::load_module;
+use crate::{Error, Result};
 use burn::module::Module;
 
 /// `ofhnet hallucinate`
@@ -176,7 +179,7 @@ const ACCEPTED: &str =
     "16x16 (an LR face), 128x128 (the protocol's HR crop) or 178x218 (a CelebA-aligned face)";
 
 /// Brings an input face to the protocol's 16x16.
-pub fn to_lr(image: &RgbImage, path: &Path) -> anyhow::Result<RgbImage> {
+pub fn to_lr(image: &RgbImage, path: &Path) -> Result<RgbImage> {
     let protocol = Protocol::default();
     match image.dimensions() {
         (16, 16) => Ok(image.clone()),
@@ -184,7 +187,12 @@ pub fn to_lr(image: &RgbImage, path: &Path) -> anyhow::Result<RgbImage> {
         (w, h) if (w, h) == (ALIGNED_WIDTH, ALIGNED_HEIGHT) => {
             Ok(downscale(&crop_hr(image, &protocol)?, &protocol))
         }
-        (w, h) => anyhow::bail!("{}: image is {w}x{h}; accepted: {ACCEPTED}", path.display()),
+        (w, h) => Err(Error::ImageSize {
+            path: path.to_path_buf(),
+            found_w: w,
+            found_h: h,
+            expected: format!("one of {ACCEPTED}"),
+        }),
     }
 }
 
@@ -250,6 +258,93 @@ pub fn grid_row(occluded: &RgbImage, inpainted: &RgbImage, output: &RgbImage) ->
     out
 }
 
+/// Faces per network call when hallucinating a directory (the evaluation's batch).
+pub const BATCH: usize = 32;
+
+/// The images `input` names and the PNG each is written to: for a directory, its PNG and JPEG
+/// files in name order, each to `out/STEM.png` (creating `out`); for a file, `input` to `out`.
+pub fn input_files(input: &Path, out: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    if !input.is_dir() {
+        return Ok((vec![input.to_path_buf()], vec![out.to_path_buf()]));
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(input).map_err(|e| Error::io(input, e))? {
+        let path = entry.map_err(|e| Error::io(input, e))?.path();
+        if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::invalid(
+            "--input",
+            format!("{}: no PNG or JPEG images", input.display()),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let outs = files
+        .iter()
+        .map(|f| {
+            let stem = f.file_stem().unwrap_or_default().to_string_lossy();
+            out.join(format!("{stem}.png"))
+        })
+        .collect();
+    Ok((files, outs))
+}
+
+/// Hallucinates each of `inputs` into the PNG at the same index of `outputs`: reads it, brings it
+/// to 16x16 ([`to_lr`]), blacks out `mask`, runs `pipeline` on [`BATCH`] faces at a time and
+/// writes the 128x128 result. With `grid`, returns each face's [`grid_row`].
+pub fn hallucinate_files(
+    pipeline: &Pipeline,
+    inputs: &[PathBuf],
+    outputs: &[PathBuf],
+    mask: Option<&GrayImage>,
+    grid: bool,
+) -> Result<Vec<RgbImage>> {
+    if inputs.len() != outputs.len() {
+        return Err(Error::Mismatch(format!(
+            "{} input images but {} output paths",
+            inputs.len(),
+            outputs.len()
+        )));
+    }
+    let mut grids = Vec::new();
+    for (ins, outs) in inputs.chunks(BATCH).zip(outputs.chunks(BATCH)) {
+        let lrs = ins
+            .iter()
+            .map(|input| {
+                let mut lr = to_lr(&load_rgb(input)?, input)?;
+                if let Some(m) = mask {
+                    apply_mask(&mut lr, m);
+                }
+                Ok(lr)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&RgbImage> = lrs.iter().collect();
+        let (inpainted, results) = pipeline.run(&refs, 128)?;
+        if inpainted.len() != ins.len() || results.len() != ins.len() {
+            return Err(Error::Mismatch(format!(
+                "the model returned {} outputs for {} faces ({} ...)",
+                results.len(),
+                ins.len(),
+                ins[0].display()
+            )));
+        }
+        for (k, (result, output)) in results.iter().zip(outs).enumerate() {
+            save_png(result, output)?;
+            if grid {
+                grids.push(grid_row(&lrs[k], &inpainted[k], result));
+            }
+        }
+    }
+    Ok(grids)
+}
+
 /// Runs `ofhnet hallucinate`.
 pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> anyhow::Result<()> {
     let device = device_spec.to_device()?;
@@ -272,51 +367,8 @@ pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> an
         }
         (None, None) => None,
     };
-    let (inputs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = if args.input.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&args.input)
-            .with_context(|| format!("listing {}", args.input.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
-                })
-            })
-            .collect();
-        files.sort();
-        anyhow::ensure!(
-            !files.is_empty(),
-            "{}: no PNG or JPEG images",
-            args.input.display()
-        );
-        std::fs::create_dir_all(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
-        let outs = files
-            .iter()
-            .map(|f| {
-                let stem = f.file_stem().unwrap_or_default().to_string_lossy();
-                args.out.join(format!("{stem}.png"))
-            })
-            .collect();
-        (files, outs)
-    } else {
-        (vec![args.input.clone()], vec![args.out.clone()])
-    };
-    let mut grids = Vec::new();
-    for (input, output) in inputs.iter().zip(&outputs) {
-        let image = load_rgb(input)?;
-        let mut lr = to_lr(&image, input)?;
-        if let Some(m) = &mask {
-            apply_mask(&mut lr, m);
-        }
-        let (mut inpainted, mut outputs) = pipeline.run(&[&lr], 128)?;
-        let (Some(inpainted), Some(result)) = (inpainted.pop(), outputs.pop()) else {
-            anyhow::bail!("the model returned no output for {}", input.display());
-        };
-        save_png(&result, output)?;
-        if args.grid {
-            grids.push(grid_row(&lr, &inpainted, &result));
-        }
-    }
+    let (inputs, outputs) = input_files(&args.input, &args.out)?;
+    let grids = hallucinate_files(&pipeline, &inputs, &outputs, mask.as_ref(), args.grid)?;
     if args.grid && !grids.is_empty() {
         let (w, h) = grids[0].dimensions();
         let mut sheet = RgbImage::new(w, h * grids.len() as u32);
