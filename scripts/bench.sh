@@ -24,8 +24,11 @@
 # defaults and once with the glibc malloc settings ofhnet applies to itself (src/alloc.rs). With
 # --gpu (a CUDA machine): ofhnet on tch-cuda:0 and on burn-cuda (cuda:0) against PyTorch CUDA.
 # Each ofhnet CPU build also runs as `flex-unfused` / `tch-cpu-unfused`: the same binary with
-# OFHNET_FUSED_OPS=0, i.e. burn's own batch norm and ReLU instead of src/nets/fused.rs, so that
-# the table shows what the fused operations buy (skip with --no-unfused).
+# OFHNET_FUSED_OPS=0, i.e. burn's own batch norm, ReLU and convolution backward instead of
+# src/nets/fused.rs, so that the table shows what the fused operations buy (skip with
+# --no-unfused). `evaluate` and `hallucinate` (minutes per round) run on flex, tch-cpu and
+# pytorch only: inference has no backward pass for the fused operations to change, and the
+# malloc variant is a training-step question.
 # At the end, `ofhnet bench harness` times the harness's overhead (sweep, metric rows, report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,6 +135,9 @@ for ((r = 1; r <= rounds; r++)); do
       for ((i = ${#impls[@]} - 1; i >= 0; i--)); do order+=("${impls[$i]}"); done
     fi
     for impl in "${order[@]}"; do
+      case "$work:$impl" in
+        evaluate:*-unfused | hallucinate:*-unfused | evaluate:pytorch-malloc | hallucinate:pytorch-malloc) continue ;;
+      esac
       echo "round $r/$rounds: $work on $impl" >&2
       json=$(run_one "$impl" "$work" | tr -d '\n')
       printf '%s\t%s\t%s\n' "$impl" "$work" "$json" >>"$rows"
@@ -158,6 +164,8 @@ python3 - "$rows" "$out" "$preset" "$rounds" "$repeats" "$repeats_io" "$threads"
 import json, statistics, sys, datetime
 (rows, out, preset, rounds, repeats, repeats_io, threads, cpu, cores, mem, gpu, commit, cmdline,
  wall, torch_version, harness) = sys.argv[1:]
+io_note = (f"{rounds} x ({repeats_io} - 1) timed repeats" if int(repeats_io) > 1 else
+           f"{rounds} rounds x 1 repeat, no warm-up: the first call's one-time costs are in it")
 times, rss = {}, {}
 for line in open(rows):
     impl, work, js = line.rstrip("\n").split("\t", 2)
@@ -190,8 +198,8 @@ doc = f"""# Benchmarks
 
 Written by `scripts/bench.sh` on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; rerun it to
 regenerate this file. Each cell is the median over {rounds} rounds x ({repeats} - 1) timed repeats
-({rounds} x ({repeats_io} - 1) for `evaluate` and `hallucinate`; the first repeat of each invocation
-warms up); implementations alternate within each round. Ratios below 1
+(the first repeat of each invocation warms up; for `evaluate` and `hallucinate`, {io_note});
+implementations alternate within each round. Ratios below 1
 mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (VmHWM / ru_maxrss).
 
 - Machine: {cpu}, {cores} cores, {mem}; GPU: {gpu}.
@@ -214,8 +222,9 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
 - Implementations: `flex` is ofhnet's default build (burn-flex); `tch-cpu` is ofhnet built with
   `--features tch` (burn-tch on LibTorch), which `--device auto` (the default) picks when the
   binary has it; `flex-unfused` and `tch-cpu-unfused` are the same binaries with
-  `OFHNET_FUSED_OPS=0` (burn's own batch norm and ReLU instead of `src/nets/fused.rs`, i.e. what
-  ofhnet ran before the fused operations); `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` is the same
+  `OFHNET_FUSED_OPS=0` (burn's own batch norm, ReLU and convolution backward instead of
+  `src/nets/fused.rs`, i.e. what ofhnet ran before the fused operations; training rows only);
+  `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` (training rows only) is the same
   reference with the glibc malloc settings that ofhnet applies to itself at start-up
   (`src/alloc.rs`: no mmap below 1 GiB, no trimming, 256 MiB top pad), to show how much of a
   difference is the allocator. Ratios are against `pytorch`.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Trains one short run twice with the same binary and seed: with burn's own batch norm and ReLU
-# (OFHNET_FUSED_OPS=0) and with the fused operations of src/nets/fused.rs (the default), and
-# prints each logged loss of both and their difference. Stage 2 of the fused run is trained again
-# from the burn run's InpaintNet, so that its comparison is of stage 2 alone (stage 1's rounding
-# differences would otherwise carry into it).
+# Trains one short run twice with the same binary and seed: with burn's own batch norm, ReLU and
+# convolution backward (OFHNET_FUSED_OPS=0) and with the fused operations of src/nets/fused.rs
+# (the default), and prints each logged loss of both and their difference. Stage 2 of the fused
+# run is trained again from the burn run's InpaintNet, so that its comparison is of stage 2 alone
+# (stage 1's rounding differences would otherwise carry into it).
 #
 #   scripts/fused-check.sh [--bin OFHNET] [--device tch-cpu] [--steps 50] [--batch 16] [--adversarial W]
 #                          [--work DIR]

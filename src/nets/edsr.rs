@@ -131,7 +131,7 @@ impl Edsr {
         }
         let mut h = conv2d(&self.body_out, h) + head; // the long skip
         for up in &self.up {
-            h = pixel_shuffle2(conv2d(&up, h)); // size doubles
+            h = pixel_shuffle2(conv2d(up, h)); // size doubles
         }
         conv2d(&self.tail, h) + mean // [batch, 3, 128, 128]
     }

@@ -92,7 +92,7 @@ impl ResidualUpsampleBlock {
         let h = relu(batch_norm(&self.bn2, conv2d(&self.conv2, h)));
         let h = conv2d(&self.conv3, h); // [batch, c, s, s]
         let skip = match &self.skip {
-            Some(p) => conv2d(&p, x),
+            Some(p) => conv2d(p, x),
             None => x,
         };
         let h = upsample_nearest2x(h + skip); // [batch, c, 2s, 2s]

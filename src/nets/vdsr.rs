@@ -87,7 +87,7 @@ impl Vdsr {
         let up = bicubic(x, self.hr_size); // [batch, 3, 128, 128]
         let mut h = relu(conv2d(&self.first, up.clone())); // [batch, width, 128, 128]
         for c in &self.body {
-            h = relu(conv2d(&c, h));
+            h = relu(conv2d(c, h));
         }
         up + conv2d(&self.last, h)
     }
