@@ -208,7 +208,7 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
 - Work: `stage1` one InpaintNet training step (Eq. 1), batch 64; `stage2` one UpsampleNet +
   discriminator training step (L2 + adversarial, Eq. 3 then Eq. 6), batch 16; `infer1` one face
   through InpaintNet + UpsampleNet (u8 in, u8 out); `inferbatch` 16 faces; `evaluate` what
-  `ofhnet evaluate --landmarks` does with a 660-face test split (celeba6k's), in batches of 32: the
+  `ofhnet evaluate --landmarks` does with a 660-face test split (random faces, as many as celeba6k's test split), in batches of 32: the
   random protocol's hole per face, InpaintNet + UpsampleNet (u8 out) and IN+bicubic behind the
   same InpaintNet outputs, the evaluation detector (LandmarkNet, eval widths) on the ground truth,
   the output and the bicubic face, then PSNR, SSIM, PSNR-Y, SSIM-Y, NRMSE and parsing IoU of both

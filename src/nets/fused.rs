@@ -428,8 +428,9 @@ mod flex {
     /// im2col with a kernel the size of the image and 3x3 outputs). Here it is PyTorch's CPU
     /// way: per batch element, the im2col matrix of the input (`[c_in * kh * kw, ho * wo]`, one
     /// shifted copy of an input plane per row) and one matrix product with the output gradient
-    /// (`[c_out, ho * wo]`), accumulated; batch elements in parallel (rayon), each with its
-    /// own accumulator and im2col buffer. The bias gradient is the per-channel sum of the output
+    /// (`[c_out, ho * wo]`), accumulated; fixed chunks of the batch in parallel (rayon), each
+    /// with its own accumulator and im2col buffer, summed in order (the same result on any
+    /// number of threads, as burn's own path). The bias gradient is the per-channel sum of the output
     /// gradient, in the same pass.
     fn conv2d_weight_grad(
         x: &T,
@@ -456,11 +457,16 @@ mod flex {
         let (x, g) = (x.as_slice::<f32>()?, grad.as_slice::<f32>()?);
         let (hw, ckk) = (ho * wo, cin * kh * kw);
         let acc_len = cout * ckk + cout;
-        let sum = (0..b)
-            .into_par_iter()
-            .fold(
-                || (vec![0f32; acc_len], vec![0f32; ckk * hw]),
-                |(mut acc, mut col), bi| {
+        // Fixed chunks of the batch, each accumulated in order and the chunks summed in order:
+        // the result does not depend on the number of threads or on rayon's scheduling.
+        const CHUNK: usize = 4;
+        let batch: Vec<usize> = (0..b).collect();
+        let partials: Vec<Vec<f32>> = batch
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut acc = vec![0f32; acc_len];
+                let mut col = vec![0f32; ckk * hw];
+                for &bi in chunk {
                     // im2col: row (ci, ky, kx) holds x[bi, ci, oy*sy + ky - py, ox*sx + kx - px].
                     for (row, out) in col.chunks_exact_mut(hw).enumerate() {
                         let (ci, k) = (row / (kh * kw), row % (kh * kw));
@@ -507,17 +513,15 @@ mod flex {
                             *d += row.iter().sum::<f32>();
                         }
                     }
-                    (acc, col)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce(
-                || vec![0f32; acc_len],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            );
+                }
+                acc
+            })
+            .collect();
+        let mut partials = partials.into_iter();
+        let mut sum = partials.next().unwrap_or_else(|| vec![0f32; acc_len]);
+        for p in partials {
+            sum.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+        }
         let db = bias.then(|| tensor(sum[cout * ckk..].to_vec(), burn::tensor::Shape::new([cout])));
         let mut dw = sum;
         dw.truncate(cout * ckk);
