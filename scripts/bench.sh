@@ -4,7 +4,7 @@
 # implementations round by round so that a slow minute of the machine hits all of them. Prints
 # the table and writes BENCHMARKS.md.
 #
-#   scripts/bench.sh [--preset cpu] [--rounds 3] [--repeats 3] [--repeats-io 2] [--threads N]
+#   scripts/bench.sh [--preset cpu] [--rounds 3] [--repeats 3] [--repeats-io 1] [--threads N]
 #                    [--out BENCHMARKS.md] [--only stage1,stage2,infer1,inferbatch,evaluate,hallucinate]
 #                    [--no-tch] [--no-unfused] [--gpu]
 #
@@ -13,9 +13,10 @@
 # InpaintNet + UpsampleNet; inferbatch = 16 faces; evaluate = `ofhnet evaluate` with an
 # evaluation detector on 660 test faces (OFHNet and IN+bicubic, every metric); hallucinate =
 # `ofhnet hallucinate` on a directory of 1,000 128x128 PNG faces (read, downscale, infer, write).
-# Each invocation runs --repeats repeats (--repeats-io for evaluate and hallucinate, which take
-# tens of seconds each); the first repeat of each invocation is a warm-up and is left out of the
-# medians.
+# Each invocation runs --repeats repeats; the first repeat of each invocation is a warm-up and is
+# left out of the medians. evaluate and hallucinate take seconds to a minute each and run
+# --repeats-io repeats (default 1: no warm-up, so each cell includes the first call's one-time
+# costs, small against their length; 2 or more adds a warm-up and doubles their time).
 #
 # Implementations: ofhnet on burn-flex (`--device cpu`, the default build); ofhnet on burn-tch
 # (`--device tch-cpu`, built with --features tch against the venv's libtorch, like
@@ -33,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-preset=cpu rounds=3 repeats=3 repeats_io=2 threads=$(nproc) out=BENCHMARKS.md
+preset=cpu rounds=3 repeats=3 repeats_io=1 threads=$(nproc) out=BENCHMARKS.md
 only=stage1,stage2,infer1,inferbatch,evaluate,hallucinate
 use_tch=1 gpu=0 unfused=1
 while [ $# -gt 0 ]; do

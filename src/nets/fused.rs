@@ -705,6 +705,24 @@ mod libtorch {
         (!t.is_null()).then(|| unsafe { tch::Tensor::from_ptr(t.cast()) })
     }
 
+    /// Calls a `fused_tch.cpp` function that writes up to three tensors into the array its
+    /// first argument points to, raises its error, and takes the tensors over.
+    ///
+    /// # Safety
+    /// `call` passes every tensor it names as a live, borrowed `at::Tensor*`, and the C++ side
+    /// writes a fresh `at::Tensor*` or null into each of the three slots when it succeeds.
+    unsafe fn three(
+        what: &str,
+        call: impl FnOnce(*mut *mut c_void) -> *mut c_char,
+    ) -> [Option<tch::Tensor>; 3] {
+        let mut out = [std::ptr::null_mut(); 3];
+        // SAFETY: as the function's contract says; `out` outlives the call.
+        unsafe {
+            check(call(out.as_mut_ptr()), what);
+            out.map(|t| take(t))
+        }
+    }
+
     /// `at::native_batch_norm_backward` with all three gradients. Panics with LibTorch's message
     /// if it throws, as tch's own wrappers do.
     #[allow(clippy::too_many_arguments)]
@@ -723,14 +741,12 @@ mod libtorch {
         let (save_mean, save_invstd) = saved.map_or((null, null), |(m, s)| {
             (m.as_ptr().cast(), s.as_ptr().cast())
         });
-        let mut out = [std::ptr::null_mut(); 3];
         // SAFETY: every pointer is a live tensor borrowed for the call (or null where the C++
-        // side takes an optional); on success the C++ side wrote three fresh `at::Tensor*` into
-        // `out`, each owned from here on by the `tch::Tensor` that wraps it.
-        unsafe {
-            check(
+        // side takes an optional); the C++ side writes three fresh tensors.
+        let [dx, dgamma, dbeta] = unsafe {
+            three("native_batch_norm_backward", |out| {
                 ofhnet_native_batch_norm_backward(
-                    out.as_mut_ptr(),
+                    out,
                     grad.as_ptr().cast(),
                     x.as_ptr().cast(),
                     gamma.as_ptr().cast(),
@@ -740,15 +756,15 @@ mod libtorch {
                     save_invstd,
                     c_int::from(saved.is_some()),
                     epsilon,
-                ),
-                "native_batch_norm_backward",
-            );
-            (
-                tch::Tensor::from_ptr(out[0].cast()),
-                tch::Tensor::from_ptr(out[1].cast()),
-                tch::Tensor::from_ptr(out[2].cast()),
-            )
-        }
+                )
+            })
+        };
+        let missing = || panic!("LibTorch native_batch_norm_backward returned no gradient");
+        (
+            dx.unwrap_or_else(missing),
+            dgamma.unwrap_or_else(missing),
+            dbeta.unwrap_or_else(missing),
+        )
     }
 
     /// `at::convolution_backward` of a non-transposed 2-D convolution with symmetric padding.
@@ -773,15 +789,13 @@ mod libtorch {
             true => weight.size()[0],
             false => -1,
         };
-        let mut out = [std::ptr::null_mut(); 3];
         // SAFETY: every tensor pointer is a live tensor borrowed for the call, the three arrays
-        // hold two values each and outlive it; on success the C++ side wrote a fresh
-        // `at::Tensor*` (or null for a gradient not asked for) into each slot of `out`, owned
-        // from here on by the `tch::Tensor` that wraps it.
-        unsafe {
-            check(
+        // hold two values each and outlive it; the C++ side writes a fresh tensor (or null for a
+        // gradient not asked for) into each slot.
+        let [dx, dw, db] = unsafe {
+            three("convolution_backward", |out| {
                 ofhnet_convolution_backward(
-                    out.as_mut_ptr(),
+                    out,
                     grad.as_ptr().cast(),
                     x.as_ptr().cast(),
                     weight.as_ptr().cast(),
@@ -793,11 +807,10 @@ mod libtorch {
                     c_int::from(need.x),
                     c_int::from(need.weight),
                     c_int::from(need.bias),
-                ),
-                "convolution_backward",
-            );
-            (take(out[0]), take(out[1]), take(out[2]))
-        }
+                )
+            })
+        };
+        (dx, dw, db)
     }
 
     impl FusedOps for LibTorch {
