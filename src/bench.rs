@@ -32,7 +32,7 @@
 //! few places where the two cannot be identical). Repeats continue one training run, so the
 //! first repeat also allocates the optimiser state: report medians.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -240,29 +240,13 @@ fn fresh_model(config: &TrainConfig, device: &Device) -> Model {
     }
 }
 
-/// A fresh directory under the system's temporary directory, removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// Creates `$TMPDIR/ofhnet-bench-WHAT-PID-NANOS`.
-    pub fn new(what: &str) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "ofhnet-bench-{what}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh directory `$TMPDIR/ofhnet-bench-WHAT-*`, removed when dropped.
+pub fn temp_dir(what: &str) -> Result<tempfile::TempDir> {
+    let tmp = std::env::temp_dir();
+    tempfile::Builder::new()
+        .prefix(&format!("ofhnet-bench-{what}-"))
+        .tempdir_in(&tmp)
+        .map_err(|e| Error::io(&tmp, e))
 }
 
 /// Times `opts.repeats` repeats of the work on `device`.
@@ -381,11 +365,11 @@ pub fn run_step_bench(opts: &StepBench, device: &Device, device_name: &str) -> R
         "hallucinate" => {
             let model = fresh_model(&config, device);
             let pipeline = model.pipeline();
-            let dir = TempDir::new("hallucinate")?;
-            let input = dir.0.join("faces");
+            let dir = temp_dir("hallucinate")?;
+            let input = dir.path().join("faces");
             write_random_faces(&input, batch, &mut rng)?;
             for i in 0..total {
-                let out = dir.0.join(format!("out-{i}"));
+                let out = dir.path().join(format!("out-{i}"));
                 time(&mut || {
                     let (inputs, outputs) = input_files(&input, &out)?;
                     hallucinate_files(&pipeline, &inputs, &outputs, None, false)?;

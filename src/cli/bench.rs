@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 
 use crate::bench::{
-    HarnessBench, StepBench, TempDir, default_batch, run_harness_bench, run_step_bench,
+    HarnessBench, StepBench, default_batch, run_harness_bench, run_step_bench, temp_dir,
 };
 use crate::device::DeviceSpec;
 use crate::train::config::Preset;
@@ -90,7 +90,7 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Harness(a) => {
-            let dir = TempDir::new("harness")?;
+            let dir = temp_dir("harness")?;
             let bar = super::progress_bar(0, "harness");
             let results = run_harness_bench(
                 &HarnessBench {
@@ -100,7 +100,7 @@ pub fn run(cmd: &BenchCommand, device: DeviceSpec) -> anyhow::Result<()> {
                     images: a.images,
                     resamples: a.resamples,
                 },
-                &dir.0,
+                dir.path(),
                 &bar,
             );
             bar.finish_and_clear();
