@@ -43,7 +43,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::cli::hallucinate::{hallucinate_files, input_files};
+use crate::hallucinate::{hallucinate_files, input_files};
 use crate::data::dataset::Split;
 use crate::data::image_io::save_png;
 use crate::data::resize::upscale;
