@@ -6,7 +6,13 @@
 # (stage 1's rounding differences would otherwise carry into it).
 #
 #   scripts/fused-check.sh [--bin OFHNET] [--device tch-cpu] [--steps 50] [--batch 16] [--adversarial W]
-#                          [--work DIR]
+#                          [--work DIR] [--noise]
+#
+# --noise also trains burn's path a second time on one thread (OMP_NUM_THREADS=1 for LibTorch,
+# RAYON_NUM_THREADS=1 for burn-flex) and prints its difference from the two-thread run beside the
+# fused one: the rounding noise of the reference itself, since LibTorch's reductions (oneDNN, MKL)
+# sum in an order that depends on the thread count. burn-flex's own kernels do not, so on flex
+# that column is zero.
 #
 # --adversarial W sets the adversarial weight (0: no adversarial term, no discriminator in the
 # generator's loss); default: the preset's.
@@ -21,6 +27,7 @@ steps=50
 batch=16
 adversarial=""
 work=""
+noise=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
@@ -29,6 +36,7 @@ while [ $# -gt 0 ]; do
     --batch) batch="$2"; shift 2 ;;
     --adversarial) adversarial="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
+    --noise) noise=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -69,17 +77,27 @@ train fused OFHNET_FUSED_OPS=1
 # Stage 2 again from the burn run's InpaintNet, so that its comparison is of stage 2 alone.
 extra=(--inpaint-from "$work/burn/inpaint.bpk")
 train fused-stage2 OFHNET_FUSED_OPS=1
-python3 - "$work" <<'PY'
+if [ "$noise" = 1 ]; then
+  extra=()
+  train burn-1t OFHNET_FUSED_OPS=0 OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
+  extra=(--inpaint-from "$work/burn/inpaint.bpk")
+  train burn-1t-stage2 OFHNET_FUSED_OPS=0 OMP_NUM_THREADS=1 RAYON_NUM_THREADS=1
+fi
+python3 - "$work" "$noise" <<'PY'
 import csv, sys
-work = sys.argv[1]
+work, noise = sys.argv[1], sys.argv[2] == "1"
 def load(name):
     with open(f"{work}/{name}/train_log.csv") as f:
         return {(r["stage"], int(r["step"]), r["term"]): float(r["value"])
                 for r in csv.DictReader(f) if r["term"] != "images_per_s"}
 burn, fused, stage2 = load("burn"), load("fused"), load("fused-stage2")
-print("|fused - burn| of each logged loss (stage 2 from the same InpaintNet)")
-print(f"{'stage':8} {'step':>5} {'term':14} {'burn':>11} {'fused':>11} {'|difference|':>13}")
-worst = {}
+if noise:
+    one, one2 = load("burn-1t"), load("burn-1t-stage2")
+print("|fused - burn| of each logged loss (stage 2 from the same InpaintNet)"
+      + ("; |burn 1 thread - burn| beside it" if noise else ""))
+print(f"{'stage':8} {'step':>5} {'term':14} {'burn':>11} {'fused':>11} {'|difference|':>13}"
+      + (f" {'1 thread':>13}" if noise else ""))
+worst, worst1 = {}, {}
 for key in sorted(burn):
     stage, step, term = key
     other = fused if stage == "stage1" else stage2
@@ -87,6 +105,16 @@ for key in sorted(burn):
         continue
     d = abs(other[key] - burn[key])
     worst[(stage, term)] = max(worst.get((stage, term), 0.0), d)
-    print(f"{stage:8} {step:5} {term:14} {burn[key]:11.7f} {other[key]:11.7f} {d:13.2e}")
+    line = f"{stage:8} {step:5} {term:14} {burn[key]:11.7f} {other[key]:11.7f} {d:13.2e}"
+    if noise:
+        ref = one if stage == "stage1" else one2
+        if key in ref:
+            d1 = abs(ref[key] - burn[key])
+            worst1[(stage, term)] = max(worst1.get((stage, term), 0.0), d1)
+            line += f" {d1:13.2e}"
+    print(line)
 print("largest:", ", ".join(f"{s} {t} {d:.2e}" for (s, t), d in sorted(worst.items())))
+if noise:
+    print("largest, burn on 1 thread against burn on the default threads:",
+          ", ".join(f"{s} {t} {d:.2e}" for (s, t), d in sorted(worst1.items())))
 PY
