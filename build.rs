@@ -18,7 +18,12 @@ fn main() {
 
 fn embed_migrations() {
     println!("cargo:rerun-if-changed=migrations");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    // The manifest directory when the script runs (not when it was compiled), and paths in the
+    // generated file relative to `CARGO_MANIFEST_DIR` as the library sees it: checkouts at
+    // different paths that share a target directory (CI's clone and a developer's copy) reuse
+    // this script's output, which must then still name the files of the checkout being built.
+    let root = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let dir = Path::new(&root).join("migrations");
     // version -> (description, sqlite file, postgres file)
     let mut found: BTreeMap<i64, (String, Option<String>, Option<String>)> = BTreeMap::new();
     let entries = std::fs::read_dir(&dir).expect("the migrations/ directory");
@@ -43,7 +48,7 @@ fn embed_migrations() {
         let version: i64 = number
             .parse()
             .unwrap_or_else(|_| panic!("migrations/{name}: {number} is not a version number"));
-        let file = path.display().to_string();
+        let file = format!("/migrations/{name}");
         let e = found
             .entry(version)
             .or_insert_with(|| (description.replace('_', " "), None, None));
@@ -79,8 +84,9 @@ fn embed_migrations() {
             .unwrap_or_else(|| panic!("version {version}: no PostgreSQL SQL"));
         out.push_str(&format!(
             "    SchemaMigration {{\n        version: {version},\n        description: \
-             {description:?},\n        sqlite: include_str!({sqlite:?}),\n        postgres: \
-             include_str!({postgres:?}),\n    }},\n"
+             {description:?},\n        sqlite: include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \
+             {sqlite:?})),\n        postgres: include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \
+             {postgres:?})),\n    }},\n"
         ));
     }
     out.push_str("];\n\n/// The newest schema version this binary knows (a store written by a newer one is refused).\n");

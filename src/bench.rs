@@ -43,11 +43,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::hallucinate::{hallucinate_files, input_files};
 use crate::data::dataset::Split;
 use crate::data::image_io::save_png;
 use crate::data::resize::upscale;
 use crate::evaluate::{EvalOptions, evaluate_model};
+use crate::hallucinate::{hallucinate_files, input_files};
 use crate::model::Model;
 use crate::train::config::{GeneratorSpec, Preset, SemanticBlock, TrainConfig};
 use crate::train::landmarks::{LandmarkSpec, Role};

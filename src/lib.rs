@@ -112,7 +112,12 @@ mod layers {
             let top = rel
                 .components()
                 .next()
-                .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string())
+                .map(|c| {
+                    c.as_os_str()
+                        .to_string_lossy()
+                        .trim_end_matches(".rs")
+                        .to_string()
+                })
                 .unwrap_or_default();
             if top == "lib" || top == "main" {
                 continue;
