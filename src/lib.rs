@@ -54,7 +54,8 @@ mod layers {
         &["evaluate", "hallucinate"],
         &["harness"],
         &["report", "interop"],
-        &["cli", "bench"],
+        &["bench"],
+        &["cli"],
     ];
 
     fn layer(module: &str) -> Option<usize> {
