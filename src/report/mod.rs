@@ -509,7 +509,8 @@ pub fn utc(seconds: f64) -> String {
 
 /// The swept paths whose values differ between runs (`swept[i]`: run i's `(path, value)`), in
 /// first-seen order: the report's variant columns. A swept `method` is no column when its values
-/// and the runs' method labels (`labels[i]`) match one to one: the method column says it all.
+/// and the runs' method labels (`labels[i]`) match one to one: the method column says it all;
+/// nor is a path that takes one value per method label when the method is swept.
 fn differing_paths(swept: &[Vec<(String, Value)>], labels: &[&str]) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     for pairs in swept {
@@ -548,6 +549,19 @@ fn differing_paths(swept: &[Vec<(String, Value)>], labels: &[&str]) -> Vec<Strin
         if values.len() == distinct.len() {
             differing.retain(|p| p != "method");
         }
+    }
+    // A path zipped with a swept `method` that takes one value per method label (table1.yaml's
+    // `losses.adversarial`: off for OFHNet, the file's weight for the baselines) is part of
+    // each method's configuration, as the method's own options are (which upsample widths, for
+    // instance): no column. It stays a column where it tells runs of one method apart.
+    let method_swept = swept.iter().flatten().any(|(p, _)| p == "method");
+    if method_swept {
+        differing.retain(|p| {
+            p == "method"
+                || (0..swept.len()).any(|i| {
+                    (0..i).any(|j| labels[j] == labels[i] && value_of(j, p) != value_of(i, p))
+                })
+        });
     }
     differing
 }
@@ -747,11 +761,20 @@ mod tests {
                 ("data.split".to_string(), json!("official")),
             ]
         };
-        let runs = [swept("in_vdsr", 0.1), swept("ofhnet", 0.2)];
+        // The learning rate tells OFHNet's two runs apart: a column.
+        let runs = [
+            swept("in_vdsr", 0.1),
+            swept("ofhnet", 0.2),
+            swept("ofhnet", 0.4),
+        ];
         assert_eq!(
-            differing_paths(&runs, &["in_vdsr", "ofhnet"]),
+            differing_paths(&runs, &["in_vdsr", "ofhnet", "ofhnet"]),
             ["stages.stage2.lr"]
         );
+        // One value per method (a loss block zipped with the method, as in table1.yaml): part
+        // of the method's configuration, no column.
+        let runs = [swept("in_vdsr", 0.1), swept("ofhnet", 0.2)];
+        assert!(differing_paths(&runs, &["in_vdsr", "ofhnet"]).is_empty());
         // Two presets of one method: the method values differ but the labels do not, so the
         // column stays.
         let runs = [
