@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
-use ofhnet::harness::store::{SharedClaim, Store, Versions, WorkerInfo, create_postgres_database};
+use ofhnet::harness::store::{
+    RunStatus, SharedClaim, Store, Versions, WorkerInfo, create_postgres_database,
+};
 use ofhnet::harness::sweep::expand;
 use ofhnet::metrics::Metric;
 
@@ -200,7 +202,7 @@ fn check_store_lifecycle(db: &str) {
     let requeued = store
         .requeue_stale(Duration::from_millis(10))
         .expect("requeue");
-    assert_eq!(requeued, vec![run.name.clone()]);
+    assert_eq!(requeued, vec![(run.name.clone(), RunStatus::Queued)]);
     assert!(!store.heartbeat(&run.key, &a.id).expect("heartbeat"));
     let again = store.claim(&b, None).expect("claim").expect("the same run");
     assert_eq!((again.key.as_str(), again.attempts), (run.key.as_str(), 2));
@@ -211,6 +213,33 @@ fn check_store_lifecycle(db: &str) {
             .expect("finish"),
         "the old worker's result is refused"
     );
+
+    // A run that a newer definition leaves out while it runs is history when its worker goes
+    // away: superseded, never claimed again (the paper suite's worker once resumed one).
+    let v1 = tiny_experiment("edited", 2, 1);
+    enqueue_runs(&store, &v1);
+    let held = store
+        .claim(&a, Some("edited"))
+        .expect("claim")
+        .expect("a run");
+    assert!(v1.contains("[0.00100, 0.00110]"), "{v1}");
+    let v2 = v1.replace("[0.00100, 0.00110]", "[0.00110, 0.00120]");
+    assert_eq!(enqueue_runs(&store, &v2), 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(store.heartbeat(&again.key, &b.id).expect("heartbeat"));
+    let back = store
+        .requeue_stale(Duration::from_millis(10))
+        .expect("requeue");
+    assert_eq!(back, [(held.name.clone(), RunStatus::Superseded)]);
+    for _ in 0..2 {
+        let next = store
+            .claim(&b, Some("edited"))
+            .expect("claim")
+            .expect("run");
+        assert_ne!(next.key, held.key, "a left-out run is never claimed");
+        assert_eq!(next.last_version, 2);
+    }
+    assert!(store.claim(&b, Some("edited")).expect("claim").is_none());
 
     // A shared model is trained by one run; the others wait, or take it over from a run
     // that stopped.
@@ -286,18 +315,18 @@ fn check_store_lifecycle(db: &str) {
         store
             .requeue_dead_local("other", |_| false)
             .expect("requeue"),
-        Vec::<String>::new(),
+        [],
         "another host's workers are left to their heartbeats"
     );
     assert_eq!(
         store.requeue_dead_local("test", |_| true).expect("requeue"),
-        Vec::<String>::new()
+        []
     );
     assert_eq!(
         store
             .requeue_dead_local("test", |pid| pid != 4000000)
             .expect("requeue"),
-        vec![orphan.name.clone()]
+        [(orphan.name.clone(), RunStatus::Queued)]
     );
     assert_eq!(
         store.claim(&a, None).expect("claim").expect("again").key,

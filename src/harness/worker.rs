@@ -164,13 +164,25 @@ pub fn work(
         if options.max_runs.is_some_and(|m| executed >= m) || options.cancel.reason().is_some() {
             break;
         }
-        for name in store.requeue_stale(options.stale_after)? {
-            eprintln!("requeued `{name}`: its worker stopped heartbeating");
-            summary.requeued.push(name);
-        }
-        for name in store.requeue_dead_local(&info.host, process_alive)? {
-            eprintln!("requeued `{name}`: its worker on this host is gone");
-            summary.requeued.push(name);
+        let stale = store.requeue_stale(options.stale_after)?;
+        let dead = store.requeue_dead_local(&info.host, process_alive)?;
+        for ((name, status), why) in stale
+            .into_iter()
+            .map(|r| (r, "its worker stopped heartbeating"))
+            .chain(
+                dead.into_iter()
+                    .map(|r| (r, "its worker on this host is gone")),
+            )
+        {
+            if status == RunStatus::Superseded {
+                eprintln!(
+                    "`{name}` is history ({why}, and a newer definition of its experiment \
+                     left it out): superseded, not requeued"
+                );
+            } else {
+                eprintln!("requeued `{name}`: {why}");
+                summary.requeued.push(name);
+            }
         }
         let Some(run) = store.claim(info, options.experiment.as_deref())? else {
             let counts = store.counts(options.experiment.as_deref(), Versions::Current)?;

@@ -236,15 +236,117 @@ where
             )
             .map_err(err)?;
     }
-    draw_legend(
-        &mut chart,
+    let lines: Vec<Vec<[f64; 4]>> = c
+        .series
+        .iter()
+        .map(|(_, points)| {
+            points
+                .iter()
+                .map(|(x, b)| [*x, y_of(b.mean), y_of(b.lower), y_of(b.upper)])
+                .collect()
+        })
+        .collect();
+    let longest = c.series.iter().map(|s| s.0.chars().count()).max();
+    let corner = legend_corner(
+        &lines,
+        (x0 - xpad, x1 + xpad),
+        (lo, hi),
+        longest.unwrap_or(0),
         if c.log_y {
-            SeriesLabelPosition::UpperRight
+            Corner::UpperRight
         } else {
-            SeriesLabelPosition::LowerLeft
+            Corner::LowerLeft
         },
-    )?;
+    );
+    draw_legend(&mut chart, corner.position())?;
     root.present().map_err(err)
+}
+
+/// A corner of the plotting area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Corner {
+    UpperRight,
+    UpperLeft,
+    LowerRight,
+    LowerLeft,
+}
+
+impl Corner {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Corner::UpperRight => SeriesLabelPosition::UpperRight,
+            Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Corner::LowerRight => SeriesLabelPosition::LowerRight,
+            Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+        }
+    }
+}
+
+/// The corner for a line chart's legend: the one whose legend box would cover the fewest drawn
+/// points (each line sampled along its segments, error bars included), so that the legend hides
+/// no data; ties keep `preferred`. `lines`: per series, `[x, mean, lower, upper]` in plotted
+/// coordinates; `x`, `y`: the plotted ranges; `longest`: the longest label, in characters. The
+/// box's size follows [`SIZE`], the label areas and the legend's 15-px font.
+fn legend_corner(
+    lines: &[Vec<[f64; 4]>],
+    x: (f64, f64),
+    y: (f64, f64),
+    longest: usize,
+    preferred: Corner,
+) -> Corner {
+    let (plot_w, plot_h) = (f64::from(SIZE.0) - 98.0, f64::from(SIZE.1) - 100.0);
+    let box_w = ((40.0 + 8.5 * longest as f64) / plot_w).min(1.0);
+    let box_h = ((12.0 + 22.0 * lines.len() as f64) / plot_h).min(1.0);
+    let u = |v: f64| (v - x.0) / (x.1 - x.0);
+    let v = |w: f64| (w - y.0) / (y.1 - y.0);
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    for line in lines {
+        for p in line {
+            for t in 0..=8 {
+                let t = f64::from(t) / 8.0;
+                samples.push((u(p[0]), v(p[2] + (p[3] - p[2]) * t)));
+            }
+        }
+        for pair in line.windows(2) {
+            for t in 0..20 {
+                let t = f64::from(t) / 20.0;
+                samples.push((
+                    u(pair[0][0] + (pair[1][0] - pair[0][0]) * t),
+                    v(pair[0][1] + (pair[1][1] - pair[0][1]) * t),
+                ));
+            }
+        }
+    }
+    let covered = |corner: Corner| {
+        samples
+            .iter()
+            .filter(|(a, b)| {
+                let right = *a >= 1.0 - box_w;
+                let left = *a <= box_w;
+                let top = *b >= 1.0 - box_h;
+                let bottom = *b <= box_h;
+                match corner {
+                    Corner::UpperRight => right && top,
+                    Corner::UpperLeft => left && top,
+                    Corner::LowerRight => right && bottom,
+                    Corner::LowerLeft => left && bottom,
+                }
+            })
+            .count()
+    };
+    let mut best = (preferred, covered(preferred));
+    for corner in [
+        Corner::UpperRight,
+        Corner::UpperLeft,
+        Corner::LowerRight,
+        Corner::LowerLeft,
+    ] {
+        let n = covered(corner);
+        if n < best.1 {
+            best = (corner, n);
+        }
+    }
+    best.0
 }
 
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult
@@ -621,4 +723,36 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(points: &[(f64, f64)]) -> Vec<[f64; 4]> {
+        points.iter().map(|&(x, y)| [x, y, y, y]).collect()
+    }
+
+    #[test]
+    fn the_legend_goes_where_it_hides_no_line() {
+        // A validation curve that climbs from the lower left to the upper right: the preferred
+        // lower-left corner would hide its start, so the legend moves to a free corner.
+        let rising = [line(&[(0.0, 0.0), (5.0, 6.0), (10.0, 10.0)])];
+        let corner = legend_corner(&rising, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        assert!(
+            matches!(corner, Corner::UpperLeft | Corner::LowerRight),
+            "{corner:?}"
+        );
+        // A flat line along the top leaves the preferred corner free: it is kept.
+        let flat = [line(&[(0.0, 9.5), (10.0, 9.5)])];
+        let corner = legend_corner(&flat, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        assert_eq!(corner, Corner::LowerLeft);
+        // An error bar counts: a tall interval in the lower left sends the legend elsewhere.
+        let bar = [vec![[0.2, 5.0, 0.0, 10.0], [10.0, 5.0, 4.9, 5.1]]];
+        let corner = legend_corner(&bar, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        assert!(
+            matches!(corner, Corner::UpperRight | Corner::LowerRight),
+            "{corner:?}"
+        );
+    }
 }

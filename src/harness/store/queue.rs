@@ -157,6 +157,22 @@ impl StatusCounts {
     }
 }
 
+/// The status of a running run that goes back to the queue (its worker stopped or is gone):
+/// `queued`, or `superseded` when a newer definition of its experiment left it out while it ran
+/// (enqueue supersedes only the queued runs it leaves out).
+const BACK_IN_QUEUE: &str = "CASE WHEN runs.last_version < \
+     (SELECT e.version FROM experiments e WHERE e.name = runs.experiment) \
+     THEN 'superseded' ELSE 'queued' END";
+
+/// What [`BACK_IN_QUEUE`] gave.
+fn back_in_queue(status: &str) -> RunStatus {
+    if status == RunStatus::Superseded.as_str() {
+        RunStatus::Superseded
+    } else {
+        RunStatus::Queued
+    }
+}
+
 impl Store {
     /// Claims the oldest queued run (of `experiment`, if given) for `worker`, atomically: two
     /// workers never get the same run.
@@ -212,26 +228,37 @@ impl Store {
     }
 
     /// Puts running runs whose heartbeat is older than `stale_after` back in the queue; their
-    /// next worker resumes from their checkpoints. Returns their names.
-    pub fn requeue_stale(&self, stale_after: Duration) -> Result<Vec<String>> {
+    /// next worker resumes from their checkpoints. A run that a newer definition of its
+    /// experiment left out while it ran becomes `superseded` instead (history, never claimed).
+    /// Returns their names and new status.
+    pub fn requeue_stale(&self, stale_after: Duration) -> Result<Vec<(String, RunStatus)>> {
         let cutoff = now() - stale_after.as_secs_f64();
-        self.retrying("requeueing stale runs", || sqlx::query_scalar(
-                    "UPDATE runs SET status = 'queued', worker = NULL, \
-                     error = 'requeued: worker ' || COALESCE(worker, '?') || ' stopped heartbeating' \
-                     WHERE status = 'running' AND heartbeat < $1 RETURNING name",
-                )
+        let sql = format!(
+            "UPDATE runs SET status = {BACK_IN_QUEUE}, worker = NULL, \
+             error = 'requeued: worker ' || COALESCE(worker, '?') || ' stopped heartbeating' \
+             WHERE status = 'running' AND heartbeat < $1 RETURNING name, status"
+        );
+        let rows = self.retrying("requeueing stale runs", || {
+            sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql.clone()))
                 .bind(cutoff)
-                .fetch_all(&self.pool))
+                .fetch_all(&self.pool)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, status)| (name, back_in_queue(&status)))
+            .collect())
     }
 
     /// Puts back in the queue the running runs of workers on `host` whose process is gone
     /// (`is_alive(pid)` false): a worker stopped with Ctrl-C or killed on this machine need not
-    /// wait for its heartbeat to go stale. Returns the runs' names.
+    /// wait for its heartbeat to go stale. Returns the runs' names and new status (`superseded`
+    /// where a newer definition of the experiment left the run out, as in
+    /// [`Store::requeue_stale`]).
     pub fn requeue_dead_local(
         &self,
         host: &str,
         is_alive: impl Fn(u32) -> bool,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(String, RunStatus)>> {
         let rows: Vec<(String, String, Option<String>)> =
             self.retrying("looking for dead workers", || {
                 sqlx::query_as(
@@ -250,20 +277,19 @@ impl Store {
             if pid.is_none_or(&is_alive) {
                 continue;
             }
-            let n = self
-                .retrying("requeueing a dead worker's run", || {
-                    sqlx::query(
-                        "UPDATE runs SET status = 'queued', worker = NULL, \
-                         error = 'requeued: worker ' || $1 || ' is gone' \
-                         WHERE key = $2 AND worker = $1 AND status = 'running'",
-                    )
+            let sql = format!(
+                "UPDATE runs SET status = {BACK_IN_QUEUE}, worker = NULL, \
+                 error = 'requeued: worker ' || $1 || ' is gone' \
+                 WHERE key = $2 AND worker = $1 AND status = 'running' RETURNING status"
+            );
+            let status = self.retrying("requeueing a dead worker's run", || {
+                sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()))
                     .bind(worker.clone())
                     .bind(key.clone())
-                    .execute(&self.pool)
-                })?
-                .rows_affected();
-            if n == 1 {
-                names.push(name);
+                    .fetch_optional(&self.pool)
+            })?;
+            if let Some(status) = status {
+                names.push((name, back_in_queue(&status)));
             }
         }
         Ok(names)
@@ -327,10 +353,10 @@ impl Store {
     pub fn release(&self, run: &str, worker: &str, why: &str) -> Result<bool> {
         let n = self
             .retrying("putting a run back in the queue", || {
-                sqlx::query(
-                    "UPDATE runs SET status = 'queued', worker = NULL, error = $1 \
-                     WHERE key = $2 AND worker = $3 AND status = 'running'",
-                )
+                sqlx::query(AssertSqlSafe(format!(
+                    "UPDATE runs SET status = {BACK_IN_QUEUE}, worker = NULL, error = $1 \
+                     WHERE key = $2 AND worker = $3 AND status = 'running'"
+                )))
                 .bind(format!("requeued: {why}"))
                 .bind(run.to_string())
                 .bind(worker.to_string())
