@@ -116,6 +116,9 @@ fn every_paper_experiment_completes_on_synthetic_faces() {
             !out.join("grids").exists(),
             "{name}: grids despite --no-face-images"
         );
+        // Runs that evaluate another experiment's models draw that training's curves.
+        let page = std::fs::read_to_string(out.join("index.html")).expect("page");
+        assert!(!page.contains("none stored (done)"), "{name}: {page}");
     }
 
     // Table 1: seven methods, NRMSE and IoU from the evaluation detector for each.

@@ -692,10 +692,20 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
                 })
                 .collect();
             if !line.is_empty() {
+                // The run's table row and its seed: shorter than the run's name, which spells
+                // out every swept value (a legend as wide as the chart hides lines).
+                let name = data
+                    .entities
+                    .iter()
+                    .find(|e| {
+                        e.method == run.method && e.runs.iter().any(|(_, k)| k == &run.row.key)
+                    })
+                    .map(|e| format!("{}, seed {}", e.label, run.row.seed))
+                    .unwrap_or_else(|| run.row.name.clone());
                 let label = if run.row.status == crate::harness::store::RunStatus::Pruned {
-                    format!("{} (pruned)", run.row.name)
+                    format!("{name} (pruned)")
                 } else {
-                    run.row.name.clone()
+                    name
                 };
                 series.push((label, line));
             }

@@ -373,7 +373,23 @@ pub fn load_versions(
 
     let mut curves = HashMap::new();
     for r in runs.iter().take(MAX_CURVE_CHARTS) {
-        curves.insert(r.row.key.clone(), store.curves(&r.row.key)?);
+        let mut points = store.curves(&r.row.key)?;
+        // A stage that reused another run's model (Table 2 and the sweeps evaluate Table 1's)
+        // logged nothing itself: its curves are those of the run that trained the model.
+        for stage in r.stages.iter().filter(|s| s.reused) {
+            if points.iter().any(|p| p.0 == stage.stage) {
+                continue;
+            }
+            let Some(key) = &stage.shared_key else {
+                continue;
+            };
+            if let Some(shared) = store.shared_entry(key)? {
+                let owner = store.curves(&shared.owner)?;
+                points.extend(owner.into_iter().filter(|p| p.0 == stage.stage));
+            }
+        }
+        points.sort_by(|a, b| (&a.0, &a.2, a.1).cmp(&(&b.0, &b.2, b.1)));
+        curves.insert(r.row.key.clone(), points);
     }
 
     let mut landmarks: Vec<LandmarkInfo> = Vec::new();
