@@ -57,7 +57,12 @@ def ci(row, m, decimals, signed=False):
     f = ("{:+.%df}" if signed else "{:.%df}") % decimals
     if lo is None or hi is None:
         return f.format(mean)
-    return f"{f.format(mean)} [{f.format(lo)}, {f.format(hi)}]"
+    out = f"{f.format(mean)} [{f.format(lo)}, {f.format(hi)}]"
+    # Rows over several seeds: the spread of the per-seed means, beside the interval over faces.
+    sd = num(row.get(m + "_seed_sd"))
+    if sd is not None and not m.endswith("_diff"):
+        out += f" (seed sd {('{:.%df}' % decimals).format(sd)})"
+    return out
 
 
 def diff(row, m, decimals):
