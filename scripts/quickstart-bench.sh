@@ -28,6 +28,11 @@ fi
 bin=$(realpath "$bin")
 if [ -n "$keep" ]; then
   work=$keep
+  # A directory that already holds a store would time nothing: every run is already done.
+  if [ -d "$work" ] && [ -n "$(ls -A "$work")" ]; then
+    echo "--keep $work is not empty; give a new directory (the run must start from nothing)" >&2
+    exit 2
+  fi
   mkdir -p "$work"
 else
   work=$(mktemp -d)
