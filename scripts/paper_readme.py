@@ -83,7 +83,7 @@ def table(head, body):
 
 
 def images(rs):
-    counts = sorted({r["images"] for r in rs})
+    counts = sorted({r["images"] for r in rs if r["images"]})
     return "/".join(counts) if counts else "0"
 
 
