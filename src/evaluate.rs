@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use burn::tensor::Device;
 use image::RgbImage;
+use image::imageops::flip_horizontal;
 use indicatif::ProgressBar;
 
 use crate::data::dataset::Split;
@@ -65,6 +66,11 @@ pub struct Pipeline<'a> {
     pub inpaint: &'a InpaintNet,
     /// Feed the upscaler the known pixels and InpaintNet's only inside the hole.
     pub composite: bool,
+    /// Flip self-ensemble (Lim et al. 2017's "+", horizontal flips only): InpaintNet's output is
+    /// the mean of its outputs on the face and on the mirrored face (mirrored back), and the
+    /// upscaler's likewise on that mean. Bicubic is mirror-symmetric, so IN+bicubic changes only
+    /// through InpaintNet. Off: the paper's single pass.
+    pub self_ensemble: bool,
     pub device: &'a Device,
     /// The method's name in the rows.
     pub method: &'a str,
@@ -79,9 +85,17 @@ impl Pipeline<'_> {
         hr_size: u32,
     ) -> Result<(Vec<RgbImage>, Vec<RgbImage>)> {
         let x = images_to_tensor(occluded, self.device);
-        let (_, input) = inpaint_for_upsampling(self.inpaint, x, self.composite);
+        let (_, mut input) = inpaint_for_upsampling(self.inpaint, x.clone(), self.composite);
+        if self.self_ensemble {
+            let (_, mirrored) = inpaint_for_upsampling(self.inpaint, x.flip([3]), self.composite);
+            input = (input + mirrored.flip([3])).mul_scalar(0.5);
+        }
         let inpainted = tensor_to_images(input.clone());
         let outputs = match &self.upscale {
+            Upscale::Network(g) if self.self_ensemble => {
+                let mirrored = g.forward(input.clone().flip([3])).flip([3]);
+                tensor_to_images((g.forward(input) + mirrored).mul_scalar(0.5))
+            }
             Upscale::Network(g) => tensor_to_images(g.forward(input)),
             Upscale::Bicubic => inpainted
                 .iter()
@@ -89,11 +103,30 @@ impl Pipeline<'_> {
                 .collect(),
             Upscale::PositionPatch(pp) => inpainted
                 .iter()
-                .map(|lr| pp.hallucinate(lr))
+                .map(|lr| {
+                    let out = pp.hallucinate(lr)?;
+                    if !self.self_ensemble {
+                        return Ok(out);
+                    }
+                    let mirrored = flip_horizontal(&pp.hallucinate(&flip_horizontal(lr))?);
+                    Ok(mean_image(&out, &mirrored))
+                })
                 .collect::<Result<_>>()?,
         };
         Ok((inpainted, outputs))
     }
+}
+
+/// The pixel-wise mean of two images of one size, rounded half up (as the networks' outputs
+/// are rounded from the mean in [0, 1]).
+fn mean_image(a: &RgbImage, b: &RgbImage) -> RgbImage {
+    let raw = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&p, &q)| (p as u16 + q as u16).div_ceil(2) as u8)
+        .collect();
+    RgbImage::from_raw(a.width(), a.height(), raw).unwrap_or_else(|| a.clone())
 }
 
 /// The occluded LR faces of a split under a protocol.
@@ -156,6 +189,7 @@ impl Model {
         Pipeline {
             inpaint: &self.inpaint,
             composite: self.config.composite,
+            self_ensemble: false,
             device: &self.device,
             method: self.config.generator.method(),
             upscale: Upscale::Network(&self.generator),
@@ -245,6 +279,7 @@ pub fn validator(split: Arc<Split>, faces: usize, device: &Device) -> Result<Val
         let pipeline = Pipeline {
             inpaint,
             composite,
+            self_ensemble: false,
             device: &device,
             method: "validation",
             upscale: Upscale::Network(generator),

@@ -241,3 +241,71 @@ fn edsr_matches_the_pytorch_reference() {
         );
     }
 }
+
+/// The flip self-ensemble (`--self-ensemble`) is mirror-equivariant by construction: the
+/// ensembled output of mirrored faces is the mirrored ensembled output of the faces (the
+/// inpainted LR and the HR output), behind an untrained InpaintNet and UpsampleNet. A single pass
+/// of the same untrained UpsampleNet is not, which is what makes the check bite. (The untrained
+/// InpaintNet fills the hole with a near-constant, so its single pass is mirror-symmetric.)
+#[test]
+fn self_ensemble_is_mirror_equivariant() {
+    use image::{RgbImage, imageops::flip_horizontal};
+    use ofhnet::evaluate::{Pipeline, Upscale};
+    use ofhnet::train::config::{Preset, TrainConfig};
+
+    let d = device();
+    let inpaint = InpaintNetConfig::new().init(&d);
+    let generator = TrainConfig::for_preset(Preset::Tiny).generator_init(&d);
+    let faces: Vec<RgbImage> = (0..2u32)
+        .map(|s| {
+            RgbImage::from_fn(16, 16, |x, y| {
+                let v = |c: u32| {
+                    ((x * 37 + y * 101 + c * 53 + s * 17).wrapping_mul(2654435761) >> 24) as u8
+                };
+                // A 4x4 hole (black, as the occlusions write it) off the vertical midline.
+                if (3..7).contains(&x) && (5..9).contains(&y) {
+                    image::Rgb([0, 0, 0])
+                } else {
+                    image::Rgb([v(0), v(1), v(2)])
+                }
+            })
+        })
+        .collect();
+    let mirrored: Vec<RgbImage> = faces.iter().map(flip_horizontal).collect();
+    let worst = |a: &[RgbImage], b: &[RgbImage]| {
+        a.iter()
+            .zip(b)
+            .flat_map(|(p, q)| {
+                flip_horizontal(p)
+                    .into_raw()
+                    .into_iter()
+                    .zip(q.clone().into_raw())
+            })
+            .map(|(u, v)| u.abs_diff(v))
+            .max()
+            .unwrap_or(0)
+    };
+    let pipeline = |self_ensemble| Pipeline {
+        inpaint: &inpaint,
+        composite: true,
+        self_ensemble,
+        device: &d,
+        method: "check",
+        upscale: Upscale::Network(&generator),
+    };
+    let run = |self_ensemble, x: &[RgbImage]| {
+        let refs: Vec<&RgbImage> = x.iter().collect();
+        pipeline(self_ensemble).run(&refs, 128).expect("pipeline")
+    };
+    let (lr, hr) = run(true, &faces);
+    let (lr_f, hr_f) = run(true, &mirrored);
+    assert!(worst(&lr, &lr_f) <= 1, "inpainted LR");
+    assert!(worst(&hr, &hr_f) <= 1, "HR output");
+    let (_, single) = run(false, &faces);
+    let (_, single_f) = run(false, &mirrored);
+    assert!(
+        worst(&single, &single_f) > 1,
+        "a single pass is not equivariant"
+    );
+    assert_ne!(single, hr, "the ensemble changes the output");
+}

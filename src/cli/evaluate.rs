@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::data::dataset::Dataset;
 use crate::data::occlusion::OcclusionProtocol;
-use crate::evaluate::{EvalOptions, evaluate_model, means, write_csv};
+use crate::evaluate::{EvalOptions, Pipeline, evaluate_pipeline, means, write_csv};
 use crate::metrics::{Metric, Values, metric::text_table};
 use crate::model::Model;
 use crate::train::landmarks::load_landmark_net;
@@ -40,6 +40,9 @@ pub struct EvaluateArgs {
     /// Evaluate only the first N faces.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Flip self-ensemble: average each stage's outputs on the face and on its mirror image.
+    #[arg(long)]
+    pub self_ensemble: bool,
 }
 
 /// Runs `ofhnet evaluate`.
@@ -64,7 +67,11 @@ pub fn run(args: &EvaluateArgs, device_spec: crate::device::DeviceSpec) -> anyho
     };
     let bar = progress_bar(0, "evaluating");
     let started = std::time::Instant::now();
-    let rows = evaluate_model(&model, &split, detector.as_ref(), &options, &bar)?;
+    let pipeline = Pipeline {
+        self_ensemble: args.self_ensemble,
+        ..model.pipeline()
+    };
+    let rows = evaluate_pipeline(&pipeline, &split, detector.as_ref(), &options, &bar)?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let csv = args.csv.clone().unwrap_or_else(|| {

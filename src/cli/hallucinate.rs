@@ -43,6 +43,10 @@ pub struct HallucinateArgs {
     /// Also write OUT-grid.png: input, inpainted LR, bicubic of the inpainted LR, output.
     #[arg(long)]
     pub grid: bool,
+    /// Flip self-ensemble: average InpaintNet's and then the upscaler's outputs on each face and
+    /// on its mirror image (twice the passes; off is the paper's single pass).
+    #[arg(long)]
+    pub self_ensemble: bool,
     #[command(flatten)]
     pub db: super::harness::DbArgs,
 }
@@ -67,6 +71,7 @@ impl Loaded {
             Loaded::Model(m) => Pipeline {
                 inpaint: &m.inpaint,
                 composite: m.config.composite,
+                self_ensemble: false,
                 device,
                 method: m.config.generator.method(),
                 upscale: Upscale::Network(&m.generator),
@@ -79,6 +84,7 @@ impl Loaded {
             } => Pipeline {
                 inpaint,
                 composite: *composite,
+                self_ensemble: false,
                 device,
                 method,
                 upscale: match dictionaries {
@@ -196,7 +202,10 @@ fn parse_mask(spec: &str) -> anyhow::Result<GrayImage> {
 pub fn run(args: &HallucinateArgs, device_spec: crate::device::DeviceSpec) -> anyhow::Result<()> {
     let device = device_spec.to_device()?;
     let loaded = load(args, &device)?;
-    let pipeline = loaded.pipeline(&device);
+    let pipeline = Pipeline {
+        self_ensemble: args.self_ensemble,
+        ..loaded.pipeline(&device)
+    };
     let mask = match (&args.mask, &args.mask_image) {
         (Some(spec), _) => Some(parse_mask(spec)?),
         (None, Some(path)) => {
