@@ -5,7 +5,9 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 use indicatif::ProgressBar;
+use ofhnet::Error;
 use ofhnet::data::dataset::Dataset;
+use ofhnet::interrupt::Cancel;
 use ofhnet::train::landmarks::{
     LandmarkSpec, Role, load_landmark_net, mean_nrmse, train_landmarks,
 };
@@ -27,6 +29,24 @@ fn landmark_training_lowers_nrmse_and_the_frozen_net_stays_frozen() {
     spec.lr = 3e-3;
     let untrained = spec.net_config().init(&device);
     let before = mean_nrmse(&untrained, &test, &device).expect("nrmse");
+    // A stop request (a worker's Ctrl-C) stops the training before its next step.
+    let stop = Cancel::new();
+    stop.cancel("test stop");
+    let stopped = train_landmarks(
+        &spec,
+        &train,
+        Some(&test),
+        tmp.path(),
+        &device,
+        &ProgressBar::hidden(),
+        &stop,
+    );
+    assert!(
+        matches!(stopped, Err(Error::Interrupted(_))),
+        "{:?}",
+        stopped.err()
+    );
+    assert!(!tmp.path().join("checkpoint").exists(), "no step was taken");
     let record = train_landmarks(
         &spec,
         &train,
@@ -34,6 +54,7 @@ fn landmark_training_lowers_nrmse_and_the_frozen_net_stays_frozen() {
         tmp.path(),
         &device,
         &ProgressBar::hidden(),
+        &Cancel::new(),
     )
     .expect("train");
     let after = record.test_nrmse.expect("test nrmse");

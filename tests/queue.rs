@@ -231,6 +231,7 @@ fn check_store_lifecycle(db: &str) {
         .requeue_stale(Duration::from_millis(10))
         .expect("requeue");
     assert_eq!(back, [(held.name.clone(), RunStatus::Superseded)]);
+    let mut claimed = Vec::new();
     for _ in 0..2 {
         let next = store
             .claim(&b, Some("edited"))
@@ -238,8 +239,24 @@ fn check_store_lifecycle(db: &str) {
             .expect("run");
         assert_ne!(next.key, held.key, "a left-out run is never claimed");
         assert_eq!(next.last_version, 2);
+        claimed.push(next);
     }
     assert!(store.claim(&b, Some("edited")).expect("claim").is_none());
+    // A worker that stops its run (a signal) puts it back in the queue, or, when a newer
+    // definition left it out meanwhile, marks it superseded; either way it says which.
+    let release = |key: &str| store.release(key, &b.id, "a stop signal").expect("release");
+    // (The oldest queued run is claimed first: `claimed[0]` is lr 0.0011, from v1.)
+    assert_eq!(release(&claimed[1].key), Some(RunStatus::Queued));
+    assert_eq!(release(&claimed[1].key), None, "no longer b's");
+    let v3 = v2.replace("[0.00110, 0.00120]", "[0.00120, 0.00130]");
+    assert_eq!(enqueue_runs(&store, &v3), 1);
+    assert_eq!(release(&claimed[0].key), Some(RunStatus::Superseded));
+    // (Drained again, so that the checks below claim only their own experiment's runs.)
+    let mut left = 0;
+    while store.claim(&b, Some("edited")).expect("claim").is_some() {
+        left += 1;
+    }
+    assert_eq!(left, 2, "lr 0.0012 again and the new 0.0013");
 
     // A shared model is trained by one run; the others wait, or take it over from a run
     // that stopped.

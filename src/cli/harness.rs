@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::harness::experiment::{self, Experiment, Override};
-use crate::harness::store::{self, DEFAULT_DB, EnqueueReport, RunRow, Store, Versions};
+use crate::harness::store::{self, DEFAULT_DB, EnqueueReport, RunRow, RunStatus, Store, Versions};
 use crate::harness::sweep::{self, RunSpec};
-use crate::harness::worker::{WorkerOptions, restart_run, work, worker_info};
+use crate::harness::worker::{WorkerOptions, restart_run, where_it_went, work, worker_info};
 use crate::metrics::{Metric, Values, metric::text_table};
 
 use super::progress_bar;
@@ -383,7 +383,10 @@ pub fn run(args: &RunArgs, device_name: &str, device: &burn::tensor::Device) -> 
         },
         start.elapsed().as_secs_f64()
     );
-    if let Some((name, why)) = &summary.interrupted {
+    if let Some((name, why, status)) = &summary.interrupted {
+        if *status == RunStatus::Superseded {
+            bail!("stopped by {why}: `{name}`: {}", where_it_went(*status));
+        }
         bail!("stopped by {why}: `{name}` is back in the queue; `ofhnet run` again continues it");
     }
     print_experiment(&store, &exp.name, Versions::Current)?;
@@ -414,10 +417,11 @@ pub fn worker(
     eprintln!("worker {} on {} ({})", info.id, store.shown(), device_name);
     crate::interrupt::install_signal_handlers()?;
     let summary = work(&store, &info, device, &options)?;
-    if let Some((name, why)) = &summary.interrupted {
+    if let Some((name, why, status)) = &summary.interrupted {
         eprintln!(
-            "worker {}: stopped by {why}; `{name}` is back in the queue",
-            info.id
+            "worker {}: stopped by {why}; `{name}`: {}",
+            info.id,
+            where_it_went(*status)
         );
     }
     eprintln!(

@@ -86,8 +86,16 @@ fn run_train(
     let train = data.split("train")?;
     let test = data.split("test")?;
     let bar = progress_bar(0, "landmarks");
-    let record = train_landmarks(&spec, &train, Some(&test), &args.out, &device, &bar)
-        .with_context(|| format!("training landmarks into {}", args.out.display()))?;
+    let record = train_landmarks(
+        &spec,
+        &train,
+        Some(&test),
+        &args.out,
+        &device,
+        &bar,
+        &crate::interrupt::Cancel::new(),
+    )
+    .with_context(|| format!("training landmarks into {}", args.out.display()))?;
     bar.finish_and_clear();
     println!(
         "landmark network ({:?}) in {}: {} steps on {} faces at {:.1} images/s on {device_spec}; \

@@ -103,8 +103,9 @@ pub struct WorkSummary {
     pub failed: Vec<(String, String)>,
     /// Runs this worker found stale and put back in the queue.
     pub requeued: Vec<String>,
-    /// The run this worker stopped and put back in the queue (a signal), and why.
-    pub interrupted: Option<(String, String)>,
+    /// The run this worker stopped (a signal), why, and where it went (`queued`, or
+    /// `superseded` when a newer definition left it out while it ran).
+    pub interrupted: Option<(String, String, RunStatus)>,
     /// Runs the experiment's pruning rule stopped.
     pub pruned: Vec<String>,
 }
@@ -217,18 +218,29 @@ pub fn work(
                 );
                 summary.pruned.push(run.name.clone());
             }
-            Err(RunEnd::Interrupted(why)) => {
+            Err(RunEnd::Interrupted(why, status)) => {
                 eprintln!(
-                    "stopped {}/{} ({why}); it is back in the queue",
-                    run.experiment, run.name
+                    "stopped {}/{} ({why}); {}",
+                    run.experiment,
+                    run.name,
+                    where_it_went(status)
                 );
-                summary.interrupted = Some((run.name.clone(), why));
+                summary.interrupted = Some((run.name.clone(), why, status));
                 break;
             }
             Err(RunEnd::StoreLost(e)) => return Err(e),
         }
     }
     Ok(summary)
+}
+
+/// Where a run that a worker stopped went, for its messages.
+pub fn where_it_went(status: RunStatus) -> &'static str {
+    if status == RunStatus::Superseded {
+        "a newer definition of its experiment left it out: superseded, not requeued"
+    } else {
+        "it is back in the queue"
+    }
 }
 
 struct Outcome {
@@ -240,8 +252,9 @@ struct Outcome {
 enum RunEnd {
     /// An error or a panic: the run is marked failed with this text.
     Failed(String),
-    /// A stop signal: the run is back in the queue.
-    Interrupted(String),
+    /// A stop signal: the run is back in the queue (or superseded, when a newer definition of
+    /// its experiment left it out while it ran).
+    Interrupted(String, RunStatus),
     /// The experiment's pruning rule stopped it: the run is marked pruned.
     Pruned(String),
     /// The store could not be reached: nothing could be recorded.
@@ -300,7 +313,10 @@ fn execute_claimed(
         Ok(Err(Error::Interrupted(why))) => {
             let note = format!("worker {} stopped it: {why}", info.id);
             return match store.release(&run.key, &info.id, &note) {
-                Ok(_) => Err(RunEnd::Interrupted(why)),
+                Ok(status) => Err(RunEnd::Interrupted(
+                    why,
+                    status.unwrap_or(RunStatus::Queued),
+                )),
                 Err(e) => Err(RunEnd::StoreLost(e)),
             };
         }
@@ -649,6 +665,7 @@ impl RunContext<'_> {
             Some(m) => Pipeline {
                 inpaint: &m.inpaint,
                 composite: m.config.composite,
+                self_ensemble: false,
                 device,
                 method: exp.method.label(),
                 upscale: Upscale::Network(&m.generator),
@@ -658,6 +675,7 @@ impl RunContext<'_> {
                 Pipeline {
                     inpaint: &inpaint_net,
                     composite: config.composite,
+                    self_ensemble: false,
                     device,
                     method: exp.method.label(),
                     upscale: match stage2 {
@@ -934,7 +952,15 @@ fn ensure_landmarks(
             let train_split = data.split("train")?;
             let test = data.split("test").ok();
             let bar = (options.progress)(0, "landmarks");
-            train_landmarks(spec, &train_split, test.as_ref(), path, device, &bar)?;
+            train_landmarks(
+                spec,
+                &train_split,
+                test.as_ref(),
+                path,
+                device,
+                &bar,
+                &options.cancel,
+            )?;
             bar.finish_and_clear();
             Ok(())
         },

@@ -24,6 +24,7 @@ use super::sampler::Sampler;
 use super::tensors::hr_tensor;
 use crate::data::dataset::Split;
 use crate::data::landmarks::{Landmarks68, N_POINTS};
+use crate::interrupt::Cancel;
 use crate::metrics::landmarks::nrmse;
 use crate::nets::landmark::{LandmarkNet, LandmarkNetConfig};
 use crate::{Error, Result};
@@ -157,6 +158,7 @@ pub fn train_landmarks(
     out: &Path,
     device: &Device,
     bar: &ProgressBar,
+    cancel: &Cancel,
 ) -> Result<LandmarkRecord> {
     if split.is_empty() {
         return Err(Error::invalid("data", "the training split is empty"));
@@ -212,6 +214,9 @@ pub fn train_landmarks(
     let mut images = 0usize;
     let mut window = (0.0f64, 0usize);
     for step in start..total {
+        // A worker's stop signal (or a lost run store) stops here; the next attempt resumes
+        // from the last checkpoint.
+        cancel.check()?;
         let idx = sampler.batch(step);
         let flips: Vec<bool> = (0..idx.len()).map(|k| sampler.flip(step, k)).collect();
         let x = hr_tensor(split, &idx, &flips, &ad);

@@ -349,21 +349,20 @@ impl Store {
     }
 
     /// Puts a run that this worker stopped (a signal, a lost store) back in the queue at once,
-    /// saying why. Returns false when the run was not this worker's any more.
-    pub fn release(&self, run: &str, worker: &str, why: &str) -> Result<bool> {
-        let n = self
-            .retrying("putting a run back in the queue", || {
-                sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE runs SET status = {BACK_IN_QUEUE}, worker = NULL, error = $1 \
-                     WHERE key = $2 AND worker = $3 AND status = 'running'"
-                )))
-                .bind(format!("requeued: {why}"))
-                .bind(run.to_string())
-                .bind(worker.to_string())
-                .execute(&self.pool)
-            })?
-            .rows_affected();
-        Ok(n == 1)
+    /// saying why: `queued`, or `superseded` when a newer definition of its experiment left it
+    /// out while it ran. Returns `None` when the run was not this worker's any more.
+    pub fn release(&self, run: &str, worker: &str, why: &str) -> Result<Option<RunStatus>> {
+        let status = self.retrying("putting a run back in the queue", || {
+            sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
+                "UPDATE runs SET status = {BACK_IN_QUEUE}, worker = NULL, error = $1 \
+                 WHERE key = $2 AND worker = $3 AND status = 'running' RETURNING status"
+            )))
+            .bind(format!("requeued: {why}"))
+            .bind(run.to_string())
+            .bind(worker.to_string())
+            .fetch_optional(&self.pool)
+        })?;
+        Ok(status.as_deref().map(back_in_queue))
     }
 
     /// Marks a run that this worker holds as stopped by the pruning rule. Returns false when
