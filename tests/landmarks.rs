@@ -30,33 +30,27 @@ fn landmark_training_lowers_nrmse_and_the_frozen_net_stays_frozen() {
     let untrained = spec.net_config().init(&device);
     let before = mean_nrmse(&untrained, &test, &device).expect("nrmse");
     // A stop request (a worker's Ctrl-C) stops the training before its next step.
+    let run = |cancel: &Cancel| {
+        train_landmarks(
+            &spec,
+            &train,
+            Some(&test),
+            tmp.path(),
+            &device,
+            &ProgressBar::hidden(),
+            cancel,
+        )
+    };
     let stop = Cancel::new();
     stop.cancel("test stop");
-    let stopped = train_landmarks(
-        &spec,
-        &train,
-        Some(&test),
-        tmp.path(),
-        &device,
-        &ProgressBar::hidden(),
-        &stop,
-    );
+    let stopped = run(&stop);
     assert!(
         matches!(stopped, Err(Error::Interrupted(_))),
         "{:?}",
         stopped.err()
     );
     assert!(!tmp.path().join("checkpoint").exists(), "no step was taken");
-    let record = train_landmarks(
-        &spec,
-        &train,
-        Some(&test),
-        tmp.path(),
-        &device,
-        &ProgressBar::hidden(),
-        &Cancel::new(),
-    )
-    .expect("train");
+    let record = run(&Cancel::new()).expect("train");
     let after = record.test_nrmse.expect("test nrmse");
     assert!(after < before * 0.5, "NRMSE {before} -> {after}");
     let loaded = load_landmark_net(tmp.path(), &device).expect("load");
