@@ -191,6 +191,21 @@ def section(reports):
                           "ΔIoU vs OFHNet"], body))
         verdicts.append("- Better than OFHNet with a paired 95% interval that excludes zero: "
                         + (", ".join(ahead) if ahead else "no method on no metric") + ".")
+    ids = os.path.join(reports, "table1_by_identity", "tables", "table1_random.csv")
+    if os.path.exists(ids):
+        # `ofhnet report table1 --resample identities`: the same means, intervals over people.
+        r1i = rows(ids)
+        out.append("\n### Table 1 resampling people (`table1_by_identity`: `ofhnet report table1 "
+                   "--resample identities`)\n")
+        out.append("The same means; every interval resamples the test split's identities (each "
+                   "with all of its faces) instead of single faces.\n")
+        out.append(table(["Method", "PSNR (dB)", "ΔPSNR vs IN+bicubic", "SSIM", "ΔSSIM vs IN+bicubic"],
+                         [[name(r), ci(r, "psnr", 2), diff(r, "psnr", 2), ci(r, "ssim", 4),
+                           diff(r, "ssim", 4)] for r in r1i]))
+        of = next((r for r in r1i if r["label"] == "ofhnet"), None)
+        if of is not None and of.get("reference") == "in_bicubic":
+            verdicts.append(f"- OFHNet - IN+bicubic, PSNR, resampling people: "
+                            f"{ci(of, 'psnr_diff', 2, True)}.")
     if verdicts:
         out.append("\n### The paired comparisons\n")
         out.extend(verdicts)

@@ -460,13 +460,15 @@ fn fake_values(rng: &mut ChaCha8Rng) -> crate::metrics::Values {
     v
 }
 
-/// Per-image scores of one (run, protocol): OFHNet and IN+bicubic rows.
-fn fake_scores(images: usize, rng: &mut ChaCha8Rng) -> Vec<(i64, crate::evaluate::Scores)> {
+/// Per-image scores of one (run, protocol): OFHNet and IN+bicubic rows, 30 faces per identity
+/// (as celeba6k's val and test splits have).
+fn fake_scores(images: usize, rng: &mut ChaCha8Rng) -> Vec<crate::harness::store::ScoredImage> {
     let mut rows = Vec::with_capacity(images * 2);
     for i in 0..images {
         for method in ["ofhnet", "in_bicubic"] {
             rows.push((
                 i as i64,
+                Some(i as i64 / 30),
                 crate::evaluate::Scores {
                     name: format!("{i:06}.jpg"),
                     method: method.into(),

@@ -34,6 +34,8 @@ use ofhnet::metrics::parsing::{BROW_HALF_WIDTH, FaceClass, colorize, palette};
 use ofhnet::metrics::{
     ImageMetrics, image_metrics, mean_iou, nrmse, parsing_map, psnr, psnr_y, ssim, ssim_y,
 };
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// Bytes `s >> 24` of the LCG `s <- 1664525 s + 1013904223 (mod 2^32)`, starting from `seed`.
 fn lcg_bytes(seed: u32, n: usize) -> Vec<u8> {
@@ -709,4 +711,90 @@ fn bootstrap_plan_equals_one_interval_at_a_time() {
     nan[5] = f64::NAN;
     let err = plan.intervals(&[&nan], "with a NaN").expect_err("nan");
     assert!(err.to_string().contains("value 5"), "{err}");
+}
+
+/// The cluster bootstrap. With groups of equal size its intervals are the plain bootstrap's
+/// over the group means (same generator, one draw per group); with unequal groups each
+/// resample's mean is over the values it drew, which a direct loop over the same draws checks;
+/// and a random effect per group widens the interval over the one that resamples values.
+#[test]
+fn clustered_plan_resamples_whole_groups() {
+    let config = BootstrapConfig {
+        resamples: 2_001,
+        ..BootstrapConfig::default()
+    };
+    // 23 groups of 5 values, listed in a shuffled order with labels that are not 0..23.
+    let (g, m) = (23usize, 5usize);
+    let order: Vec<usize> = (0..g * m).map(|i| (i * 47) % (g * m)).collect();
+    let labels: Vec<i64> = order.iter().map(|&i| 1000 + 7 * (i / m) as i64).collect();
+    let values: Vec<f64> = order
+        .iter()
+        .map(|&i| ((i / m) as f64 * 1.3).sin() * 2.0 + ((i * 13) % 7) as f64 * 0.1)
+        .collect();
+    let plan = BootstrapPlan::clustered(&labels, &config).expect("plan");
+    assert_eq!((plan.n(), plan.groups()), (g * m, g));
+    let got = plan.intervals(&[&values], "values").expect("interval")[0];
+    let group_means: Vec<f64> = (0..g)
+        .map(|k| {
+            let v: Vec<f64> = labels
+                .iter()
+                .zip(&values)
+                .filter(|(l, _)| **l == 1000 + 7 * k as i64)
+                .map(|(_, v)| *v)
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        })
+        .collect();
+    let expected = bootstrap_mean(&group_means, &config).expect("over group means");
+    for (x, y) in [
+        (got.mean, expected.mean),
+        (got.lower, expected.lower),
+        (got.upper, expected.upper),
+    ] {
+        assert!((x - y).abs() < 1e-5, "{got:?} vs {expected:?}");
+    }
+    let by_values = BootstrapPlan::new(g * m, &config)
+        .expect("plan")
+        .intervals(&[&values], "values")
+        .expect("interval")[0];
+    assert!(
+        got.upper - got.lower > 1.5 * (by_values.upper - by_values.lower),
+        "a group effect widens the interval: {got:?} vs {by_values:?}"
+    );
+
+    // Unequal groups (sizes 1 to 4): a direct loop over the same draws.
+    let labels: Vec<i64> = (0..10i64)
+        .flat_map(|k| vec![k; 1 + k as usize % 4])
+        .collect();
+    let values: Vec<f64> = (0..labels.len()).map(|i| (i as f64 * 0.7).cos()).collect();
+    let small = BootstrapConfig {
+        resamples: 501,
+        ..config
+    };
+    let got = BootstrapPlan::clustered(&labels, &small)
+        .expect("plan")
+        .intervals(&[&values], "values")
+        .expect("interval")[0];
+    let mut rng = ChaCha8Rng::seed_from_u64(small.seed);
+    let mut means: Vec<f64> = (0..small.resamples)
+        .map(|_| {
+            let (mut sum, mut count) = (0.0, 0usize);
+            for _ in 0..10 {
+                let k = rng.random_range(0..10usize) as i64;
+                for (l, v) in labels.iter().zip(&values) {
+                    if *l == k {
+                        sum += v;
+                        count += 1;
+                    }
+                }
+            }
+            sum / count as f64
+        })
+        .collect();
+    means.sort_by(f64::total_cmp);
+    // numpy's linear percentile at 2.5% and 97.5% of 501 sorted means: ranks 12.5 and 487.5.
+    let lower = (means[12] + means[13]) / 2.0;
+    let upper = (means[487] + means[488]) / 2.0;
+    assert!((got.lower - lower).abs() < 1e-5, "{got:?} vs {lower}");
+    assert!((got.upper - upper).abs() < 1e-5, "{got:?} vs {upper}");
 }

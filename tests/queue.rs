@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
 use ofhnet::harness::store::{
-    RunStatus, SharedClaim, Store, Versions, WorkerInfo, create_postgres_database,
+    RunStatus, ScoredImage, SharedClaim, Store, Versions, WorkerInfo, create_postgres_database,
 };
 use ofhnet::harness::sweep::expand;
 use ofhnet::metrics::Metric;
@@ -292,13 +292,15 @@ fn check_store_lifecycle(db: &str) {
         SharedClaim::Ready(path.to_path_buf())
     );
 
-    // Metric rows of a (run, protocol) are replaced, never duplicated.
-    let rows: Vec<(i64, Scores)> = (0..5)
+    // Metric rows of a (run, protocol) are replaced, never duplicated; each keeps its
+    // identity (none for the last face).
+    let identity = |i: i64| (i < 4).then_some(100 + i / 2);
+    let rows: Vec<ScoredImage> = (0..5)
         .flat_map(|i| {
             let name = format!("{i:06}.jpg");
             [
-                (i, scores(&name, "ofhnet", 20.0 + i as f64)),
-                (i, scores(&name, "in_bicubic", 19.0)),
+                (i, identity(i), scores(&name, "ofhnet", 20.0 + i as f64)),
+                (i, identity(i), scores(&name, "in_bicubic", 19.0)),
             ]
         })
         .collect();
@@ -318,6 +320,14 @@ fn check_store_lifecycle(db: &str) {
     let psnr = ofh.values.get(Metric::Psnr).expect("psnr");
     assert!((psnr - 22.0).abs() < 1e-9 && ofh.images == 5);
     assert_eq!(ofh.values.get(Metric::Iou), None);
+    let read = store
+        .metric_rows(&[(other.key.as_str(), "random", "ofhnet")])
+        .expect("rows");
+    let identities: Vec<Option<i64>> = read[0].iter().map(|r| r.identity).collect();
+    assert_eq!(
+        identities,
+        [Some(100), Some(100), Some(101), Some(101), None]
+    );
 
     // A run of a dead worker process on this host goes back at once.
     let ghost = WorkerInfo {

@@ -8,9 +8,9 @@ use std::process::Command;
 
 use ofhnet::evaluate::Scores;
 use ofhnet::harness::experiment::parse;
-use ofhnet::harness::store::{StageRow, Store, WorkerInfo};
+use ofhnet::harness::store::{ScoredImage, StageRow, Store, WorkerInfo};
 use ofhnet::harness::sweep::expand;
-use ofhnet::metrics::bootstrap::BootstrapConfig;
+use ofhnet::metrics::bootstrap::{BootstrapConfig, Resample, bootstrap_mean};
 use ofhnet::metrics::{Metric, Values};
 use ofhnet::report;
 use ofhnet::report::tables::{TABLE1, compute, missing_cells, text_table};
@@ -121,10 +121,10 @@ fn tables_store(dir: &Path) -> (Store, Inserted) {
                 .entry((spec.seed, protocol.to_string()))
                 .or_insert_with(|| random_scores(&mut rng, "in_bicubic", protocol, 0.0))
                 .clone();
-            let rows: Vec<(i64, Scores)> = own
+            let rows: Vec<ScoredImage> = own
                 .iter()
                 .chain(&bic)
-                .map(|s| (s.name[..6].parse::<i64>().expect("index"), s.clone()))
+                .map(|s| (s.name[..6].parse::<i64>().expect("index"), None, s.clone()))
                 .collect();
             store
                 .write_metrics(&run.key, protocol, &rows, 1.0)
@@ -277,13 +277,14 @@ fn bootstrap_intervals_are_stable_and_cover_the_true_difference() {
     store.enqueue(&exp, "boot.yaml", &runs).expect("enqueue");
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let true_difference = 0.3;
-    let rows: Vec<(i64, Scores)> = (0..400)
+    let rows: Vec<ScoredImage> = (0..400)
         .flat_map(|i| {
             let bic = 20.0 + rng.random_range(-3.0..3.0);
             let ofh = bic + true_difference + rng.random_range(-0.5..0.5);
             [("ofhnet", ofh), ("in_bicubic", bic)].map(|(method, psnr)| {
                 (
                     i as i64,
+                    None,
                     Scores {
                         name: format!("{i:06}.jpg"),
                         method: method.into(),
@@ -324,6 +325,137 @@ fn bootstrap_intervals_are_stable_and_cover_the_true_difference() {
     assert!((d2.lower - diff.lower).abs() < 0.01 && (d2.upper - diff.upper).abs() < 0.01);
     // No NRMSE rows: Table 2 has no values and is not written.
     assert!(a.cell(0, "random", Metric::Nrmse).is_none());
+}
+
+/// `--resample identities`: 20 people of 10 faces each, with an effect per person in OFHNet's
+/// gain. The first person's rows have no stored identity: the report refuses, naming them, until
+/// an identity file fills them in. The paired interval is then the bootstrap of the per-person
+/// mean differences (equal group sizes), wider than the one over faces, around the same mean.
+#[test]
+fn identity_resampling_draws_whole_people_and_names_faces_without_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("s.sqlite");
+    let store = Store::open(&db.display().to_string()).expect("open");
+    let yaml = "name: people\ndata: {prepared: /nonexistent}\nmethod: {type: ofhnet, preset: tiny}\n\
+                reference: in_bicubic\n";
+    let exp = parse(yaml, Path::new("people.yaml")).expect("parse");
+    let runs = expand(&exp).expect("expand");
+    store.enqueue(&exp, "people.yaml", &runs).expect("enqueue");
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let effect: Vec<f64> = (0..20).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let mut differences = vec![0.0; 200];
+    let rows: Vec<ScoredImage> = (0..200usize)
+        .flat_map(|i| {
+            let bic = 20.0 + rng.random_range(-3.0..3.0);
+            let ofh = bic + 0.3 + effect[i / 10] + rng.random_range(-0.2..0.2);
+            differences[i] = ofh - bic;
+            let identity = (i >= 10).then_some(1000 + (i / 10) as i64);
+            [("ofhnet", ofh), ("in_bicubic", bic)].map(|(method, psnr)| {
+                let values: Values = [
+                    (Metric::Psnr, psnr),
+                    (Metric::Ssim, 0.5),
+                    (Metric::PsnrY, psnr),
+                    (Metric::SsimY, 0.5),
+                ]
+                .into_iter()
+                .collect();
+                let name = format!("{i:06}.jpg");
+                let scores = Scores {
+                    name,
+                    method: method.into(),
+                    occlusion: "random".into(),
+                    values,
+                };
+                (i as i64, identity, scores)
+            })
+        })
+        .collect();
+    store
+        .write_metrics(&runs[0].key, "random", &rows, 1.0)
+        .expect("metrics");
+    let mut data = report::load(&store, "people", None).expect("load");
+    let config = BootstrapConfig {
+        resamples: 2000,
+        resample: Resample::Identities,
+        ..BootstrapConfig::default()
+    };
+    let err = compute(&data, &config).expect_err("faces without identity");
+    let text = err.to_string();
+    assert!(
+        text.contains("10 faces of `ofhnet` under `random`") && text.contains("--identities"),
+        "{text}"
+    );
+    let first: HashMap<String, u64> = (0..10).map(|i| (format!("{i:06}.jpg"), 1000)).collect();
+    assert_eq!(data.fill_identities(&first).expect("fill"), 20);
+    let people = compute(&data, &config).expect("compute");
+    let faces = compute(
+        &data,
+        &BootstrapConfig {
+            resample: Resample::Images,
+            ..config
+        },
+    )
+    .expect("compute");
+    let by_person = people
+        .cell(0, "random", Metric::Psnr)
+        .expect("cell")
+        .diff
+        .expect("diff");
+    let by_face = faces
+        .cell(0, "random", Metric::Psnr)
+        .expect("cell")
+        .diff
+        .expect("diff");
+    let person_means: Vec<f64> = differences
+        .chunks(10)
+        .map(|c| c.iter().sum::<f64>() / 10.0)
+        .collect();
+    let expected = bootstrap_mean(&person_means, &config).expect("over people");
+    assert!((by_person.mean - by_face.mean).abs() < 1e-9);
+    assert!(
+        (by_person.lower - expected.lower).abs() < 1e-5
+            && (by_person.upper - expected.upper).abs() < 1e-5,
+        "{by_person:?} vs {expected:?}"
+    );
+    assert!(
+        by_person.upper - by_person.lower > 2.0 * (by_face.upper - by_face.lower),
+        "{by_person:?} vs {by_face:?}"
+    );
+
+    // The command line: the identity file fills the same rows, and the tables say what they
+    // resampled.
+    let file = tmp.path().join("identity_CelebA.txt");
+    let lines: String = (0..10).map(|i| format!("{i:06}.jpg 1000\n")).collect();
+    std::fs::write(&file, lines).expect("write");
+    let out_dir = tmp.path().join("report");
+    let out = ofhnet()
+        .args([
+            "report",
+            "people",
+            "--resample",
+            "identities",
+            "--identities",
+        ])
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("20 metric rows took their identity"),
+        "{stdout}"
+    );
+    let table =
+        std::fs::read_to_string(out_dir.join("tables").join("table1_random.md")).expect("table");
+    assert!(table.contains("resampling identities"), "{table}");
 }
 
 fn count_color(image: &image::RgbImage, rgb: (u8, u8, u8), tolerance: i32) -> usize {

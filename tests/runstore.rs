@@ -106,7 +106,10 @@ fn an_edited_experiment_adds_runs_names_the_changed_field_and_keeps_the_old_ones
     // Reports: the current definition by default; with the history, every row one version.
     for r in new.iter().chain(&old) {
         let rows: Vec<_> = (0..3)
-            .map(|i| (i, scores(&format!("{i:06}.jpg"), "ofhnet", 20.0 + i as f64)))
+            .map(|i| {
+                let name = format!("{i:06}.jpg");
+                (i, None, scores(&name, "ofhnet", 20.0 + i as f64))
+            })
             .collect();
         store
             .write_metrics(&r.key, "random", &rows, 1.0)
@@ -607,6 +610,17 @@ fn sigterm_requeues_the_run_at_once_and_a_corrupt_checkpoint_is_restarted_by_ret
         .remove(0);
     assert_eq!(run.status, "done", "{:?}", run.error);
     assert_eq!(store.metric_count(&run.key).expect("rows"), 6);
+    // Each row keeps its face's identity from the split (the synthetic faces have them).
+    let groups = store.metric_groups("sig").expect("groups");
+    let wanted: Vec<(&str, &str, &str)> = groups
+        .iter()
+        .map(|g| (g.run_key.as_str(), g.protocol.as_str(), g.method.as_str()))
+        .collect();
+    let rows = store.metric_rows(&wanted).expect("rows");
+    assert!(
+        rows.iter().flatten().all(|r| r.identity.is_some()),
+        "{rows:?}"
+    );
     let kept: Vec<_> = std::fs::read_dir(model.join("stage2"))
         .expect("stage2")
         .flatten()

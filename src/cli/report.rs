@@ -4,11 +4,27 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::harness::DbArgs;
-use crate::metrics::bootstrap::BootstrapConfig;
+use crate::metrics::bootstrap::{BootstrapConfig, Resample};
 use crate::report::{ReportOptions, write};
+
+/// `--resample`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResampleArg {
+    Images,
+    Identities,
+}
+
+impl From<ResampleArg> for Resample {
+    fn from(r: ResampleArg) -> Self {
+        match r {
+            ResampleArg::Images => Resample::Images,
+            ResampleArg::Identities => Resample::Identities,
+        }
+    }
+}
 
 /// `ofhnet report`
 #[derive(Debug, Args)]
@@ -35,6 +51,15 @@ pub struct ReportArgs {
     /// Seed of the bootstrap's resampling.
     #[arg(long, default_value_t = crate::metrics::bootstrap::DEFAULT_SEED)]
     pub bootstrap_seed: u64,
+    /// What the bootstrap resamples: `images` (each face independently, PROTOCOL's default)
+    /// or `identities` (the people, with all their faces: the cluster bootstrap, the honest
+    /// interval for a claim about new people when a split has several faces per person).
+    #[arg(long, value_enum, default_value_t = ResampleArg::Images)]
+    pub resample: ResampleArg,
+    /// A file of `name identity` lines (CelebA's identity_CelebA.txt) for the metric rows that
+    /// have no identity in the store (written before ofhnet stored identities).
+    #[arg(long, value_name = "FILE")]
+    pub identities: Option<PathBuf>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -53,6 +78,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         versions,
     )
     .with_context(|| format!("reading experiment `{}`", args.experiment))?;
+    let mut data = data;
+    if let Some(file) = &args.identities {
+        let list = crate::data::celeba::read_identity_list(file)
+            .with_context(|| format!("reading identities from {}", file.display()))?;
+        let filled = data.fill_identities(&list.into_iter().collect())?;
+        println!(
+            "{filled} metric rows took their identity from {}",
+            file.display()
+        );
+    }
     let out = args
         .out
         .clone()
@@ -70,6 +105,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         bootstrap: BootstrapConfig {
             resamples: args.resamples,
             seed: args.bootstrap_seed,
+            resample: args.resample.into(),
             ..BootstrapConfig::default()
         },
         command,

@@ -95,13 +95,7 @@ pub fn read_root(root: &Path) -> Result<CelebaRoot> {
             )),
         })
     })?;
-    let identity = read_optional(&root.join(IDENTITY_FILE), |path| {
-        read_name_value_list(path, |path, line, v| {
-            v.parse::<u64>().map_err(|_| {
-                parse_error(path, line, format!("identity `{v}` is not a whole number"))
-            })
-        })
-    })?;
+    let identity = read_optional(&root.join(IDENTITY_FILE), read_identity_list)?;
     let landmarks5 = read_optional(&root.join(LANDMARKS5_FILE), |path| {
         read_point_list(path, 5).map(|m| {
             m.into_iter()
@@ -151,6 +145,15 @@ pub fn read_root(root: &Path) -> Result<CelebaRoot> {
         has_landmarks68: landmarks68.is_some(),
         has_partition: partition.is_some(),
         has_identity: identity_map.is_some(),
+    })
+}
+
+/// Reads an identity file in CelebA's layout (`identity_CelebA.txt`: one `name identity` line
+/// per image), in file order; a malformed line or a repeated name fails naming the file and line.
+pub fn read_identity_list(path: &Path) -> Result<Vec<(String, u64)>> {
+    read_name_value_list(path, |path, line, v| {
+        v.parse::<u64>()
+            .map_err(|_| parse_error(path, line, format!("identity `{v}` is not a whole number")))
     })
 }
 

@@ -34,7 +34,9 @@ use indicatif::ProgressBar;
 
 use super::experiment::{DataSpec, Experiment, PruneSpec};
 use super::keys::{Got, Stage1Key, ensure_shared, landmark_key, landmark_networks, stage2_key};
-use super::store::{self, RunRow, RunStatus, StageRow, StageStatus, Store, Versions, WorkerInfo};
+use super::store::{
+    self, RunRow, RunStatus, ScoredImage, StageRow, StageStatus, Store, Versions, WorkerInfo,
+};
 use crate::data::dataset::{self, Dataset, ImportOptions, SplitRule};
 use crate::data::protocol::Protocol;
 use crate::data::synth::{SynthOptions, write_celeba_root};
@@ -686,11 +688,16 @@ impl RunContext<'_> {
             }
         };
         let test = self.data.split(&exp.evaluation.split)?;
-        let index: HashMap<&str, i64> = test
+        // A face's position in the split and its identity (the split stores -1 where it has
+        // none), for the store's rows.
+        let index: HashMap<&str, (i64, Option<i64>)> = test
             .names
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.as_str(), i as i64))
+            .map(|(i, n)| {
+                let identity = test.identity.get(i).copied().filter(|&id| id >= 0);
+                (n.as_str(), (i as i64, identity))
+            })
             .collect();
         let done = store.evaluated(&run.key)?;
         for protocol in &exp.evaluation.protocols {
@@ -721,9 +728,13 @@ impl RunContext<'_> {
                 &out.join(format!("eval-{}.csv", label.replace(':', "-"))),
                 &rows,
             )?;
-            let indexed: Vec<(i64, _)> = rows
+            let indexed: Vec<ScoredImage> = rows
                 .into_iter()
-                .map(|s| (index.get(s.name.as_str()).copied().unwrap_or(-1), s))
+                .map(|s| {
+                    let (image, identity) =
+                        index.get(s.name.as_str()).copied().unwrap_or((-1, None));
+                    (image, identity, s)
+                })
                 .collect();
             store.write_metrics(&run.key, &label, &indexed, t.elapsed().as_secs_f64())?;
         }

@@ -22,6 +22,30 @@ pub const DEFAULT_LEVEL: f64 = 0.95;
 /// The default seed of the resampling generator.
 pub const DEFAULT_SEED: u64 = 2017;
 
+/// What a report's bootstrap resamples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Resample {
+    /// Faces, each independently (PROTOCOL's paired bootstrap over images; the default).
+    #[default]
+    Images,
+    /// Identities (the people): each resample draws as many identities as the values have,
+    /// with replacement, and takes every face of each one drawn; its mean is over those faces
+    /// (the cluster bootstrap, Davison and Hinkley 1997, Sec. 3.8). The faces of one person
+    /// are not independent, so for a claim about new people this is the honest interval;
+    /// [`BootstrapPlan::clustered`] draws it.
+    Identities,
+}
+
+impl Resample {
+    /// The unit's name in the plural, as reports print it.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Resample::Images => "images",
+            Resample::Identities => "identities",
+        }
+    }
+}
+
 /// How a bootstrap interval is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BootstrapConfig {
@@ -31,6 +55,9 @@ pub struct BootstrapConfig {
     pub level: f64,
     /// Seed of the ChaCha8 generator that draws the resamples.
     pub seed: u64,
+    /// What a report resamples (the functions of this module over plain values resample
+    /// values; [`BootstrapPlan::clustered`] resamples groups).
+    pub resample: Resample,
 }
 
 impl Default for BootstrapConfig {
@@ -39,6 +66,7 @@ impl Default for BootstrapConfig {
             resamples: DEFAULT_RESAMPLES,
             level: DEFAULT_LEVEL,
             seed: DEFAULT_SEED,
+            resample: Resample::Images,
         }
     }
 }
@@ -154,6 +182,11 @@ pub struct BootstrapPlan {
     level: f64,
     /// `resamples x n`, row-major.
     counts: Vec<f32>,
+    /// Per resample, the number of values it drew (its row sum), where that varies: a
+    /// clustered plan's groups may differ in size. `None`: every resample drew `n`.
+    drawn: Option<Vec<f64>>,
+    /// Distinct groups of a clustered plan (1 per value otherwise).
+    groups: usize,
 }
 
 impl BootstrapPlan {
@@ -178,12 +211,69 @@ impl BootstrapPlan {
             resamples: config.resamples,
             level: config.level,
             counts,
+            drawn: None,
+            groups: n,
+        })
+    }
+
+    /// Draws resamples of the groups of `groups` (one group label per value, such as a face's
+    /// identity): each resample draws as many groups as there are distinct labels, uniformly
+    /// with replacement, and counts every value of each drawn group; its mean is over the
+    /// values it counted. Groups are numbered in ascending label order and drawn with
+    /// [`BootstrapPlan::new`]'s generator, so with groups of equal size the intervals are
+    /// [`bootstrap_mean`]'s over the group means.
+    pub fn clustered(groups: &[i64], config: &BootstrapConfig) -> Result<Self> {
+        check_config(config)?;
+        let n = groups.len();
+        if n == 0 {
+            return Err(Error::invalid(
+                "bootstrap values",
+                "no values; a mean needs at least one",
+            ));
+        }
+        let mut labels: Vec<i64> = groups.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); labels.len()];
+        for (j, label) in groups.iter().enumerate() {
+            // Every label is in `labels`, by construction.
+            if let Ok(g) = labels.binary_search(label) {
+                members[g].push(j);
+            }
+        }
+        let g_count = labels.len();
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let mut counts = vec![0.0f32; config.resamples * n];
+        let mut drawn = Vec::with_capacity(config.resamples);
+        for row in counts.chunks_mut(n) {
+            let mut total = 0usize;
+            for _ in 0..g_count {
+                let g = &members[rng.random_range(0..g_count)];
+                for &j in g {
+                    row[j] += 1.0;
+                }
+                total += g.len();
+            }
+            drawn.push(total as f64);
+        }
+        Ok(Self {
+            n,
+            resamples: config.resamples,
+            level: config.level,
+            counts,
+            drawn: Some(drawn),
+            groups: g_count,
         })
     }
 
     /// Values per column.
     pub fn n(&self) -> usize {
         self.n
+    }
+
+    /// The units resampled: the distinct groups of a clustered plan, else `n`.
+    pub fn groups(&self) -> usize {
+        self.groups
     }
 
     /// The interval of the mean of each column (each `n` finite values); `what` names the
@@ -217,6 +307,13 @@ impl BootstrapPlan {
                     v.extend(c.iter().map(|x| (x - centre) as f32));
                 }
                 let mut means = vec![0.0f32; r * k];
+                // Each resample's sum is divided by the number of values it drew: `n` inside
+                // the product, or per resample afterwards for a clustered plan.
+                let alpha = if self.drawn.is_some() {
+                    1.0
+                } else {
+                    1.0 / n as f32
+                };
                 // SAFETY: `counts` holds r x n values (row stride n, column stride 1), `v` holds
                 // n x k (row stride 1, column stride n) and `means` r x k (row stride 1, column
                 // stride r); every index sgemm forms lies inside these slices.
@@ -225,7 +322,7 @@ impl BootstrapPlan {
                         r,
                         n,
                         k,
-                        1.0 / n as f32,
+                        alpha,
                         self.counts.as_ptr(),
                         n as isize,
                         1,
@@ -243,7 +340,14 @@ impl BootstrapPlan {
                     .iter()
                     .zip(means.chunks_mut(r))
                     .map(|(&centre, m)| {
-                        let mut m: Vec<f64> = m.iter().map(|&x| centre + f64::from(x)).collect();
+                        let mut m: Vec<f64> = match &self.drawn {
+                            None => m.iter().map(|&x| centre + f64::from(x)).collect(),
+                            Some(drawn) => m
+                                .iter()
+                                .zip(drawn)
+                                .map(|(&x, &d)| centre + f64::from(x) / d)
+                                .collect(),
+                        };
                         BootstrapInterval {
                             mean: centre,
                             lower: quantile_select(&mut m, tail),

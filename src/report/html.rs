@@ -126,7 +126,7 @@ pub fn write(
         .count();
     h.push_str(&format!(
         "<p>{done} of {} runs done. Generated {} by ofhnet {} from <code>{}</code>. Cells: mean \
-         over test images [95% percentile bootstrap interval, {} resamples, seed {}]; Δ columns: \
+         over test images [95% percentile bootstrap interval, {} resamples{}, seed {}]; Δ columns: \
          paired difference to <b>{}</b> over the same images; with several seeds, the mean of \
          the per-seed means and (sd) their spread.</p>\n",
         data.runs.len(),
@@ -134,6 +134,11 @@ pub fn write(
         env!("CARGO_PKG_VERSION"),
         escape(&options.command),
         options.bootstrap.resamples,
+        match options.bootstrap.resample {
+            crate::metrics::bootstrap::Resample::Images => "",
+            crate::metrics::bootstrap::Resample::Identities =>
+                " of identities (all faces of each identity drawn)",
+        },
         options.bootstrap.seed,
         escape(&data.entities[data.reference].label),
     ));

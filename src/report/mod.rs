@@ -99,7 +99,8 @@ pub struct ReportData {
     /// Every protocol, in the order the experiment lists them.
     pub protocols: Vec<String>,
     /// One row per (entity, seed, protocol, image): columns `entity` (label), `seed`,
-    /// `protocol`, `image`, `image_name`, then one per [`Metric`] (its name; null where missing).
+    /// `protocol`, `image`, `image_name`, `identity` (null where unknown), then one per
+    /// [`Metric`] (its name; null where missing).
     pub metrics: DataFrame,
     /// Training-curve points per run key: `(stage, step, term, value)`.
     pub curves: HashMap<String, Vec<(String, i64, String, f64)>>,
@@ -121,6 +122,46 @@ pub struct LandmarkInfo {
 }
 
 impl ReportData {
+    /// Gives each metric row without a stored identity the one `identities` has for its image
+    /// name (rows written before the store kept identities); returns how many it filled.
+    pub fn fill_identities(&mut self, identities: &HashMap<String, u64>) -> Result<usize> {
+        let names = self
+            .metrics
+            .column("image_name")
+            .map_err(polars_error("reading image names"))?
+            .str()
+            .map_err(polars_error("reading image names"))?
+            .clone();
+        let stored = self
+            .metrics
+            .column("identity")
+            .map_err(polars_error("reading identities"))?
+            .cast(&DataType::Int64)
+            .map_err(polars_error("reading identities"))?
+            .i64()
+            .map_err(polars_error("reading identities"))?
+            .clone();
+        let mut filled = 0;
+        let column: Vec<Option<i64>> = names
+            .iter()
+            .zip(stored.iter())
+            .map(
+                |(name, id)| match (id, name.and_then(|n| identities.get(n))) {
+                    (Some(id), _) => Some(id),
+                    (None, Some(&found)) => {
+                        filled += 1;
+                        i64::try_from(found).ok()
+                    }
+                    (None, None) => None,
+                },
+            )
+            .collect();
+        self.metrics
+            .with_column(Column::new("identity".into(), column))
+            .map_err(polars_error("filling identities"))?;
+        Ok(filled)
+    }
+
     /// Runs that are not done, as `name (key): status[: error]`.
     pub fn unfinished(&self) -> Vec<String> {
         self.runs
@@ -301,6 +342,7 @@ pub fn load_versions(
     let mut c_protocol = Vec::with_capacity(total);
     let mut c_image = Vec::with_capacity(total);
     let mut c_name = Vec::with_capacity(total);
+    let mut c_identity = Vec::with_capacity(total);
     let mut values: Vec<Vec<Option<f64>>> = Metric::ALL
         .iter()
         .map(|_| Vec::with_capacity(total))
@@ -312,6 +354,7 @@ pub fn load_versions(
             c_protocol.push(protocol.clone());
             c_image.push(m.image);
             c_name.push(m.image_name);
+            c_identity.push(m.identity);
             for (column, (_, v)) in values.iter_mut().zip(m.values.iter()) {
                 column.push(v);
             }
@@ -323,6 +366,7 @@ pub fn load_versions(
         "protocol" => c_protocol,
         "image" => c_image,
         "image_name" => c_name,
+        "identity" => c_identity,
     )
     .map_err(polars_error("building the metric table"))?;
     for (m, column) in Metric::ALL.iter().zip(values) {

@@ -13,7 +13,7 @@ use polars::prelude::*;
 
 use super::{ReportData, file_stem, polars_error};
 use crate::metrics::Metric;
-use crate::metrics::bootstrap::{BootstrapConfig, BootstrapInterval, BootstrapPlan};
+use crate::metrics::bootstrap::{BootstrapConfig, BootstrapInterval, BootstrapPlan, Resample};
 use crate::{Error, Result};
 
 /// One metric of one row.
@@ -48,6 +48,8 @@ pub struct Row {
 #[derive(Clone, Debug, Default)]
 pub struct Tables {
     pub rows: Vec<Row>,
+    /// What the intervals resampled.
+    pub resample: Resample,
 }
 
 impl Tables {
@@ -97,13 +99,47 @@ fn int_values(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
         .collect())
 }
 
-/// The image indices of one (entity, protocol) and each metric's per-image value.
-type PerImage = (Vec<i64>, HashMap<Metric, Vec<Option<f64>>>);
+/// The image indices of one (entity, protocol), their identities and each metric's per-image
+/// value.
+type PerImage = (
+    Vec<i64>,
+    Vec<Option<i64>>,
+    HashMap<Metric, Vec<Option<f64>>>,
+);
+
+fn optional_int_values(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    let c = df
+        .column(name)
+        .map_err(polars_error("reading a column"))?
+        .cast(&DataType::Int64)
+        .map_err(polars_error("reading a column"))?;
+    Ok(c.i64()
+        .map_err(polars_error("reading a column"))?
+        .iter()
+        .collect())
+}
+
+/// One interval to draw: its values and, when identities are resampled, each value's identity.
+struct Job {
+    values: Vec<f64>,
+    identities: Vec<i64>,
+}
+
+/// Which draw of resamples an interval takes: the plain bootstrap's depends only on the number
+/// of values, the cluster bootstrap's on which identity each value has.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum PlanKey {
+    Images(usize),
+    Identities(Vec<i64>),
+}
 
 /// Computes every row's cells.
 pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables> {
     if data.metrics.height() == 0 {
-        return Ok(Tables::default());
+        return Ok(Tables {
+            rows: Vec::new(),
+            resample: bootstrap.resample,
+        });
     }
     let metric_cols: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
 
@@ -119,6 +155,9 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
                 .map(|c| col(*c).mean())
                 .collect::<Vec<_>>(),
         )
+        // In seed order (polars' group order varies from run to run), so that the spread over
+        // seeds sums in one order and a report does not change between two runs.
+        .sort(["entity", "protocol", "seed"], Default::default())
         .collect()
         .map_err(polars_error("per-seed means"))?;
     let mut over_seeds_aggs: Vec<Expr> = Vec::new();
@@ -144,6 +183,7 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
             metric_cols
                 .iter()
                 .map(|c| col(*c).mean())
+                .chain([col("identity").first()])
                 .collect::<Vec<_>>(),
         )
         .sort(["image"], Default::default())
@@ -164,7 +204,14 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         for m in Metric::ALL {
             values.insert(m, column_values(part, m.name())?);
         }
-        images.insert((e.clone(), p.clone()), (int_values(part, "image")?, values));
+        images.insert(
+            (e.clone(), p.clone()),
+            (
+                int_values(part, "image")?,
+                optional_int_values(part, "identity")?,
+                values,
+            ),
+        );
     }
 
     let entity_index: HashMap<&str, usize> = data
@@ -199,7 +246,10 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         ci: usize,
         diff: Option<usize>,
     }
-    let mut jobs: Vec<Vec<f64>> = Vec::new();
+    let by_identity = bootstrap.resample == Resample::Identities;
+    let mut jobs: Vec<Job> = Vec::new();
+    // With identities resampled: the (entity, protocol) whose faces lack one, and how many.
+    let mut without_identity: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut pending_rows: Vec<(usize, String, Vec<Pending>)> = Vec::new();
     // In a fixed order (polars' group order varies from run to run): each interval's f32 product
     // depends slightly on its column's place in a block, and a report must not change between
@@ -212,8 +262,31 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         };
         let protocol = &o_protocol[i];
         let key = (o_entity[i].clone(), protocol.clone());
-        let Some((imgs, values)) = images.get(&key) else {
+        let Some((imgs, identities, values)) = images.get(&key) else {
             continue;
+        };
+        if by_identity {
+            let lacking = identities.iter().filter(|i| i.is_none()).count();
+            if lacking > 0 {
+                without_identity.insert(key.clone(), lacking);
+                continue;
+            }
+        }
+        let identity_of: HashMap<i64, i64> = imgs
+            .iter()
+            .zip(identities)
+            .filter_map(|(im, id)| Some((*im, (*id)?)))
+            .collect();
+        let job = |pairs: Vec<(i64, f64)>| Job {
+            identities: if by_identity {
+                pairs
+                    .iter()
+                    .map(|(im, _)| identity_of.get(im).copied().unwrap_or(-1))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            values: pairs.into_iter().map(|(_, v)| v).collect(),
         };
         let reference = images.get(&(reference_label.clone(), protocol.clone()));
         let mut cells = Vec::new();
@@ -221,30 +294,34 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
             let Some(mean) = o_means[&m][i] else {
                 continue;
             };
-            let present: Vec<f64> = values[&m].iter().flatten().copied().collect();
+            let present: Vec<(i64, f64)> = imgs
+                .iter()
+                .zip(&values[&m])
+                .filter_map(|(im, v)| Some((*im, (*v)?)))
+                .collect();
             if present.is_empty() || !mean.is_finite() {
                 continue;
             }
             let seeds = o_seeds[i].max(0) as usize;
             let images_n = present.len();
-            jobs.push(present);
+            jobs.push(job(present));
             let ci = jobs.len() - 1;
             let diff = match reference {
-                Some((ref_imgs, ref_values)) if &o_entity[i] != reference_label => {
+                Some((ref_imgs, _, ref_values)) if &o_entity[i] != reference_label => {
                     let lookup: HashMap<i64, f64> = ref_imgs
                         .iter()
                         .zip(&ref_values[&m])
                         .filter_map(|(im, v)| v.map(|v| (*im, v)))
                         .collect();
-                    let differences: Vec<f64> = imgs
+                    let differences: Vec<(i64, f64)> = imgs
                         .iter()
                         .zip(&values[&m])
-                        .filter_map(|(im, v)| Some(v.as_ref().copied()? - *lookup.get(im)?))
+                        .filter_map(|(im, v)| Some((*im, v.as_ref().copied()? - *lookup.get(im)?)))
                         .collect();
                     if differences.is_empty() {
                         None
                     } else {
-                        jobs.push(differences);
+                        jobs.push(job(differences));
                         Some(jobs.len() - 1)
                     }
                 }
@@ -263,15 +340,41 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
         pending_rows.push((entity, protocol.clone(), cells));
     }
 
-    // The intervals, one plan per number of values.
-    let mut by_n: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (j, values) in jobs.iter().enumerate() {
-        by_n.entry(values.len()).or_default().push(j);
+    if !without_identity.is_empty() {
+        let which: Vec<String> = without_identity
+            .iter()
+            .map(|((e, p), k)| format!("{k} faces of `{e}` under `{p}`"))
+            .collect();
+        return Err(Error::invalid(
+            "report --resample identities",
+            format!(
+                "{} have no identity in the store (rows written before ofhnet stored \
+                 identities, or a split without them); pass `--identities FILE` (a list of \
+                 `name identity` lines, as CelebA's identity_CelebA.txt) or evaluate the runs \
+                 again",
+                which.join(", ")
+            ),
+        ));
+    }
+
+    // The intervals, one plan per draw of resamples: per number of values, or per list of
+    // identities.
+    let mut by_plan: BTreeMap<PlanKey, Vec<usize>> = BTreeMap::new();
+    for (j, job) in jobs.iter_mut().enumerate() {
+        let key = if by_identity {
+            PlanKey::Identities(std::mem::take(&mut job.identities))
+        } else {
+            PlanKey::Images(job.values.len())
+        };
+        by_plan.entry(key).or_default().push(j);
     }
     let mut intervals: Vec<Option<BootstrapInterval>> = vec![None; jobs.len()];
-    for (n, members) in by_n {
-        let plan = BootstrapPlan::new(n, bootstrap)?;
-        let columns: Vec<&[f64]> = members.iter().map(|&j| jobs[j].as_slice()).collect();
+    for (key, members) in by_plan {
+        let plan = match &key {
+            PlanKey::Images(n) => BootstrapPlan::new(*n, bootstrap)?,
+            PlanKey::Identities(ids) => BootstrapPlan::clustered(ids, bootstrap)?,
+        };
+        let columns: Vec<&[f64]> = members.iter().map(|&j| jobs[j].values.as_slice()).collect();
         let found = plan.intervals(&columns, "report cells (per-image values)")?;
         for (&j, interval) in members.iter().zip(found) {
             intervals[j] = Some(interval);
@@ -312,7 +415,10 @@ pub fn compute(data: &ReportData, bootstrap: &BootstrapConfig) -> Result<Tables>
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_key(|r| (protocol_order(&r.protocol), r.entity));
-    Ok(Tables { rows })
+    Ok(Tables {
+        rows,
+        resample: bootstrap.resample,
+    })
 }
 
 /// The cells the experiment asks for that have no rows, as sentences.
@@ -730,8 +836,14 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Vec<P
             }
             let stem = format!("{}_{}", spec.name, file_stem(&protocol.replace(':', "-")));
             let caption = format!(
-                "{} ({}, {} occlusion; mean [95% bootstrap interval] over test images)",
-                spec.title, data.experiment, protocol
+                "{} ({}, {} occlusion; mean [95% bootstrap interval{}] over test images)",
+                spec.title,
+                data.experiment,
+                protocol,
+                match tables.resample {
+                    Resample::Images => "",
+                    Resample::Identities => ", resampling identities",
+                }
             );
             let md = dir.join(format!("{stem}.md"));
             write_text(&md, &format!("### {caption}\n\n{}", markdown(&text)))?;

@@ -32,14 +32,22 @@ pub struct MetricGroup {
 pub struct MetricRow {
     pub image: i64,
     pub image_name: String,
+    /// The face's identity (the person), where the split has one; `None` for rows written
+    /// before the store kept identities (schema version 5).
+    pub identity: Option<i64>,
     pub values: Values,
 }
+
+/// One face's scores as [`Store::write_metrics`] takes them: its index in the evaluated split,
+/// its identity (where the split has one) and the scores of one method.
+pub type ScoredImage = (i64, Option<i64>, Scores);
 
 super::from_row!(MetricMeans { protocol, method, images = "n", values: flatten });
 super::from_row!(MetricGroup { run_key, protocol, method, rows = "n" });
 super::from_row!(MetricRow {
     image,
     image_name,
+    identity,
     values: flatten
 });
 
@@ -82,17 +90,18 @@ impl Store {
 
     /// Writes the per-image metrics of one (run, protocol) in one transaction: rows a previous
     /// attempt left are replaced, so a resumed run never duplicates or loses a row.
-    /// `image` indexes `rows` by the face's position in the split.
+    /// Each row is `(image, identity, scores)`: the face's position in the split, its identity
+    /// where the split has one, and one method's scores.
     pub fn write_metrics(
         &self,
         run: &str,
         protocol: &str,
-        rows: &[(i64, Scores)],
+        rows: &[ScoredImage],
         seconds: f64,
     ) -> Result<()> {
-        let cols = 5 + Metric::ALL.len();
+        let cols = 6 + Metric::ALL.len();
         let images = {
-            let mut names: Vec<i64> = rows.iter().map(|(i, _)| *i).collect();
+            let mut names: Vec<i64> = rows.iter().map(|(i, _, _)| *i).collect();
             names.sort_unstable();
             names.dedup();
             names.len() as i64
@@ -111,21 +120,22 @@ impl Store {
                 .await?;
             for chunk in rows.chunks(400) {
                 let sql = format!(
-                    "INSERT INTO metrics (run_key, protocol, method, image, image_name, {}) \
-                     VALUES {}",
+                    "INSERT INTO metrics (run_key, protocol, method, image, image_name, identity, \
+                     {}) VALUES {}",
                     metric_columns(""),
                     placeholders(self.backend(), chunk.len(), cols)
                 );
                 // Not cached: chunk sizes vary, and NULL metrics (see record_stage) must
                 // not fix a parameter's type for later rows.
                 let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-                for (image, s) in chunk {
+                for (image, identity, s) in chunk {
                     q = q
                         .bind(run.to_string())
                         .bind(protocol.to_string())
                         .bind(s.method.clone())
                         .bind(*image)
-                        .bind(s.name.clone());
+                        .bind(s.name.clone())
+                        .bind(*identity);
                     for m in Metric::ALL {
                         q = q.bind(s.get(m));
                     }
@@ -240,7 +250,7 @@ impl Store {
                 let mut out = Vec::with_capacity(groups.len());
                 for (run, protocol, method) in groups {
                     let rows: Vec<MetricRow> = sqlx::query_as(AssertSqlSafe(format!(
-                        "SELECT image, image_name, {} \
+                        "SELECT image, image_name, identity, {} \
                          FROM metrics WHERE run_key = $1 AND protocol = $2 AND method = $3 \
                          ORDER BY image",
                         metric_columns("")

@@ -38,7 +38,7 @@ use crate::{Error, Result};
 
 pub use crate::harness::sweep::FieldChange;
 pub use experiments::{AddedRun, EnqueueReport};
-pub use metrics::{MetricGroup, MetricMeans, MetricRow};
+pub use metrics::{MetricGroup, MetricMeans, MetricRow, ScoredImage};
 pub use queue::{RunRow, RunStatus, StatusCounts, Versions, WorkerInfo};
 pub use shared::{SharedClaim, SharedRow, SharedStatus};
 pub use stages::{StageRow, StageStatus};
