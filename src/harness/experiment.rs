@@ -124,6 +124,12 @@ pub struct EvaluationSpec {
     /// Only the first N faces.
     pub limit: Option<usize>,
     pub batch_size: usize,
+    /// Flip self-ensemble (our option, not the paper's single pass): each stage's output is
+    /// the mean of its outputs on the face and on its mirror image, for every method of the
+    /// run (IN+bicubic behind it included). Left out of the run key when off, so that the keys
+    /// of runs written before it stay.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub self_ensemble: bool,
 }
 
 impl Default for EvaluationSpec {
@@ -133,6 +139,7 @@ impl Default for EvaluationSpec {
             split: "test".into(),
             limit: None,
             batch_size: 32,
+            self_ensemble: false,
         }
     }
 }
@@ -711,6 +718,29 @@ mod tests {
             .map(|s| Override::parse_set(s))
             .collect::<Result<_>>()?;
         apply_overrides(&exp, &overrides, path)
+    }
+
+    /// `evaluation.self_ensemble` reaches the run's key only when on: the runs stored before
+    /// the key existed keep theirs.
+    #[test]
+    fn self_ensemble_is_out_of_the_run_key_when_off() {
+        let key = |sets: &[&str]| -> Vec<String> {
+            let exp = with(sets).expect("apply");
+            crate::harness::sweep::expand(&exp)
+                .expect("expand")
+                .into_iter()
+                .map(|r| r.key)
+                .collect()
+        };
+        let plain = key(&[]);
+        assert_eq!(key(&["evaluation.self_ensemble=false"]), plain);
+        let on = key(&["evaluation.self_ensemble=true"]);
+        assert!(
+            on.iter().zip(&plain).all(|(a, b)| a != b),
+            "{on:?} {plain:?}"
+        );
+        let exp = with(&["evaluation.self_ensemble=true"]).expect("apply");
+        assert!(exp.evaluation.self_ensemble);
     }
 
     #[test]

@@ -667,7 +667,7 @@ impl RunContext<'_> {
             Some(m) => Pipeline {
                 inpaint: &m.inpaint,
                 composite: m.config.composite,
-                self_ensemble: false,
+                self_ensemble: exp.evaluation.self_ensemble,
                 device,
                 method: exp.method.label(),
                 upscale: Upscale::Network(&m.generator),
@@ -677,7 +677,7 @@ impl RunContext<'_> {
                 Pipeline {
                     inpaint: &inpaint_net,
                     composite: config.composite,
-                    self_ensemble: false,
+                    self_ensemble: exp.evaluation.self_ensemble,
                     device,
                     method: exp.method.label(),
                     upscale: match stage2 {
