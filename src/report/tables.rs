@@ -87,14 +87,8 @@ fn string_values(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 }
 
 fn int_values(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    let c = df
-        .column(name)
-        .map_err(polars_error("reading a column"))?
-        .cast(&DataType::Int64)
-        .map_err(polars_error("reading a column"))?;
-    Ok(c.i64()
-        .map_err(polars_error("reading a column"))?
-        .iter()
+    Ok(optional_int_values(df, name)?
+        .into_iter()
         .map(|v| v.unwrap_or(0))
         .collect())
 }
