@@ -4,27 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::harness::DbArgs;
 use crate::metrics::bootstrap::{BootstrapConfig, Resample};
 use crate::report::{ReportOptions, write};
-
-/// `--resample`'s values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ResampleArg {
-    Images,
-    Identities,
-}
-
-impl From<ResampleArg> for Resample {
-    fn from(r: ResampleArg) -> Self {
-        match r {
-            ResampleArg::Images => Resample::Images,
-            ResampleArg::Identities => Resample::Identities,
-        }
-    }
-}
 
 /// `ofhnet report`
 #[derive(Debug, Args)]
@@ -54,8 +38,8 @@ pub struct ReportArgs {
     /// What the bootstrap resamples: `images` (each face independently, PROTOCOL's default)
     /// or `identities` (the people, with all their faces: the cluster bootstrap, the honest
     /// interval for a claim about new people when a split has several faces per person).
-    #[arg(long, value_enum, default_value_t = ResampleArg::Images)]
-    pub resample: ResampleArg,
+    #[arg(long, value_enum, default_value_t = Resample::Images)]
+    pub resample: Resample,
     /// A file of `name identity` lines (CelebA's identity_CelebA.txt) for the metric rows that
     /// have no identity in the store (written before ofhnet stored identities).
     #[arg(long, value_name = "FILE")]
@@ -105,7 +89,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         bootstrap: BootstrapConfig {
             resamples: args.resamples,
             seed: args.bootstrap_seed,
-            resample: args.resample.into(),
+            resample: args.resample,
             ..BootstrapConfig::default()
         },
         command,

@@ -22,8 +22,8 @@ pub const DEFAULT_LEVEL: f64 = 0.95;
 /// The default seed of the resampling generator.
 pub const DEFAULT_SEED: u64 = 2017;
 
-/// What a report's bootstrap resamples.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a report's bootstrap resamples (`ofhnet report --resample`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Resample {
     /// Faces, each independently (PROTOCOL's paired bootstrap over images; the default).
     #[default]
@@ -34,16 +34,6 @@ pub enum Resample {
     /// are not independent, so for a claim about new people this is the honest interval;
     /// [`BootstrapPlan::clustered`] draws it.
     Identities,
-}
-
-impl Resample {
-    /// The unit's name in the plural, as reports print it.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Resample::Images => "images",
-            Resample::Identities => "identities",
-        }
-    }
 }
 
 /// How a bootstrap interval is drawn.
