@@ -163,7 +163,30 @@ where
         s.1.iter()
             .flat_map(|p| [p.1.lower, p.1.upper, p.1.mean].map(y_of))
     });
-    let (lo, hi) = y_range(values, false);
+    let lines: Vec<Vec<[f64; 4]>> = c
+        .series
+        .iter()
+        .map(|(_, points)| {
+            points
+                .iter()
+                .map(|(x, b)| [*x, y_of(b.mean), y_of(b.lower), y_of(b.upper)])
+                .collect()
+        })
+        .collect();
+    let longest = c.series.iter().map(|s| s.0.chars().count()).max();
+    let preferred = if c.log_y {
+        Corner::UpperRight
+    } else {
+        Corner::LowerLeft
+    };
+    let place = legend_place(
+        &lines,
+        (x0 - xpad, x1 + xpad),
+        y_range(values, false),
+        longest.unwrap_or(0),
+        preferred,
+    );
+    let (lo, hi) = place.y;
     let mut chart = ChartBuilder::on(root)
         .caption(&c.title, ("sans-serif", 22))
         .margin(14)
@@ -236,29 +259,7 @@ where
             )
             .map_err(err)?;
     }
-    let lines: Vec<Vec<[f64; 4]>> = c
-        .series
-        .iter()
-        .map(|(_, points)| {
-            points
-                .iter()
-                .map(|(x, b)| [*x, y_of(b.mean), y_of(b.lower), y_of(b.upper)])
-                .collect()
-        })
-        .collect();
-    let longest = c.series.iter().map(|s| s.0.chars().count()).max();
-    let corner = legend_corner(
-        &lines,
-        (x0 - xpad, x1 + xpad),
-        (lo, hi),
-        longest.unwrap_or(0),
-        if c.log_y {
-            Corner::UpperRight
-        } else {
-            Corner::LowerLeft
-        },
-    );
-    draw_legend(&mut chart, corner.position())?;
+    draw_legend(&mut chart, place.corner.position())?;
     root.present().map_err(err)
 }
 
@@ -282,21 +283,60 @@ impl Corner {
     }
 }
 
+/// Where a line chart's legend goes: its corner, and the y range to plot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LegendPlace {
+    corner: Corner,
+    y: (f64, f64),
+}
+
+/// The legend's corner (see [`legend_corner`]) and the plotted y range. When every corner's box
+/// would hide drawn points (long labels over several crossing curves), the range grows on the
+/// chosen corner's side by the box's height, so that the box sits in a band the lines leave empty.
+fn legend_place(
+    lines: &[Vec<[f64; 4]>],
+    x: (f64, f64),
+    y: (f64, f64),
+    longest: usize,
+    preferred: Corner,
+) -> LegendPlace {
+    let (corner, covered) = legend_corner(lines, x, y, longest, preferred);
+    let box_h = legend_box(lines.len(), longest).1;
+    if covered == 0 || box_h >= 0.6 {
+        return LegendPlace { corner, y };
+    }
+    // The old range fills the fraction 1 - box_h of the new one; 2% more keeps a gap.
+    let extra = (y.1 - y.0) * (box_h / (1.0 - box_h) + 0.02);
+    let y = match corner {
+        Corner::UpperRight | Corner::UpperLeft => (y.0, y.1 + extra),
+        Corner::LowerRight | Corner::LowerLeft => (y.0 - extra, y.1),
+    };
+    LegendPlace { corner, y }
+}
+
+/// The legend box's width and height as fractions of the plotting area: its size follows
+/// [`SIZE`], the label areas and the legend's 15-px font.
+fn legend_box(series: usize, longest: usize) -> (f64, f64) {
+    let (plot_w, plot_h) = (f64::from(SIZE.0) - 98.0, f64::from(SIZE.1) - 100.0);
+    (
+        ((40.0 + 8.5 * longest as f64) / plot_w).min(1.0),
+        ((12.0 + 22.0 * series as f64) / plot_h).min(1.0),
+    )
+}
+
 /// The corner for a line chart's legend: the one whose legend box would cover the fewest drawn
 /// points (each line sampled along its segments, error bars included), so that the legend hides
-/// no data; ties keep `preferred`. `lines`: per series, `[x, mean, lower, upper]` in plotted
-/// coordinates; `x`, `y`: the plotted ranges; `longest`: the longest label, in characters. The
-/// box's size follows [`SIZE`], the label areas and the legend's 15-px font.
+/// no data; ties keep `preferred`. Returns the corner and how many sampled points it covers.
+/// `lines`: per series, `[x, mean, lower, upper]` in plotted coordinates; `x`, `y`: the plotted
+/// ranges; `longest`: the longest label, in characters.
 fn legend_corner(
     lines: &[Vec<[f64; 4]>],
     x: (f64, f64),
     y: (f64, f64),
     longest: usize,
     preferred: Corner,
-) -> Corner {
-    let (plot_w, plot_h) = (f64::from(SIZE.0) - 98.0, f64::from(SIZE.1) - 100.0);
-    let box_w = ((40.0 + 8.5 * longest as f64) / plot_w).min(1.0);
-    let box_h = ((12.0 + 22.0 * lines.len() as f64) / plot_h).min(1.0);
+) -> (Corner, usize) {
+    let (box_w, box_h) = legend_box(lines.len(), longest);
     let u = |v: f64| (v - x.0) / (x.1 - x.0);
     let v = |w: f64| (w - y.0) / (y.1 - y.0);
     let mut samples: Vec<(f64, f64)> = Vec::new();
@@ -346,7 +386,7 @@ fn legend_corner(
             best = (corner, n);
         }
     }
-    best.0
+    best
 }
 
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &BarChart) -> DrawResult
@@ -748,21 +788,56 @@ mod tests {
         // A validation curve that climbs from the lower left to the upper right: the preferred
         // lower-left corner would hide its start, so the legend moves to a free corner.
         let rising = [line(&[(0.0, 0.0), (5.0, 6.0), (10.0, 10.0)])];
-        let corner = legend_corner(&rising, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        let (corner, _) = legend_corner(&rising, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
         assert!(
             matches!(corner, Corner::UpperLeft | Corner::LowerRight),
             "{corner:?}"
         );
         // A flat line along the top leaves the preferred corner free: it is kept.
         let flat = [line(&[(0.0, 9.5), (10.0, 9.5)])];
-        let corner = legend_corner(&flat, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        let (corner, _) = legend_corner(&flat, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
         assert_eq!(corner, Corner::LowerLeft);
         // An error bar counts: a tall interval in the lower left sends the legend elsewhere.
         let bar = [vec![[0.2, 5.0, 0.0, 10.0], [10.0, 5.0, 4.9, 5.1]]];
-        let corner = legend_corner(&bar, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
+        let (corner, _) = legend_corner(&bar, (0.0, 10.0), (0.0, 10.0), 12, Corner::LowerLeft);
         assert!(
             matches!(corner, Corner::UpperRight | Corner::LowerRight),
             "{corner:?}"
+        );
+    }
+
+    #[test]
+    fn a_legend_that_hides_a_line_in_every_corner_gets_a_band_of_its_own() {
+        // Five curves zigzagging over the whole area with long labels (the loss ablation's
+        // validation chart): every corner covers points, so the range grows on the chosen side
+        // and then the same box covers none.
+        let zigzag = |phase: f64| {
+            line(
+                &(0..=12)
+                    .map(|i| (f64::from(i), 5.0 + 5.0 * (f64::from(i) + phase).sin()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let lines: Vec<_> = (0..5).map(|k| zigzag(f64::from(k))).collect();
+        let (x, y, longest) = ((0.0, 12.0), (0.0, 10.0), 70);
+        let (_, covered) = legend_corner(&lines, x, y, longest, Corner::LowerLeft);
+        assert!(covered > 0, "the test needs a chart with no free corner");
+        let place = legend_place(&lines, x, y, longest, Corner::LowerLeft);
+        assert!(place.y.0 < y.0 || place.y.1 > y.1, "{place:?}");
+        assert!(place.y.0 <= y.0 && place.y.1 >= y.1, "{place:?}");
+        assert_eq!(
+            legend_corner(&lines, x, place.y, longest, place.corner),
+            (place.corner, 0)
+        );
+        // A free corner leaves the range as it is.
+        let flat = [line(&[(0.0, 9.5), (12.0, 9.5)])];
+        let place = legend_place(&flat, x, y, 12, Corner::LowerLeft);
+        assert_eq!(
+            place,
+            LegendPlace {
+                corner: Corner::LowerLeft,
+                y
+            }
         );
     }
 }

@@ -65,6 +65,27 @@ pub struct RunInfo {
     /// The stage-1 InpaintNet it runs behind (the shared key; the run key when unknown).
     pub stage1: String,
     pub stages: Vec<StageRow>,
+    /// Scored with the flip self-ensemble (`evaluation.self_ensemble`).
+    pub self_ensemble: bool,
+}
+
+/// How a report's runs were scored (`evaluation.self_ensemble`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scoring {
+    OnePass,
+    SelfEnsemble,
+    Mixed,
+}
+
+impl Scoring {
+    /// The clause that table captions add: empty for the single pass.
+    pub fn caption(self) -> &'static str {
+        match self {
+            Scoring::OnePass => "",
+            Scoring::SelfEnsemble => ", flip self-ensemble",
+            Scoring::Mixed => ", some runs with the flip self-ensemble",
+        }
+    }
 }
 
 /// One row of the tables: a method under one configuration, over its seeds.
@@ -122,6 +143,18 @@ pub struct LandmarkInfo {
 }
 
 impl ReportData {
+    /// How the runs were scored: in one pass, with the flip self-ensemble, or some of each.
+    pub fn scoring(&self) -> Scoring {
+        let with = self.runs.iter().filter(|r| r.self_ensemble).count();
+        if with == 0 {
+            Scoring::OnePass
+        } else if with == self.runs.len() {
+            Scoring::SelfEnsemble
+        } else {
+            Scoring::Mixed
+        }
+    }
+
     /// Gives each metric row without a stored identity the one `identities` has for its image
     /// name (rows written before the store kept identities); returns how many it filled.
     pub fn fill_identities(&mut self, identities: &HashMap<String, u64>) -> Result<usize> {
@@ -298,6 +331,7 @@ pub fn load_versions(
                 .collect(),
             stage1,
             stages,
+            self_ensemble: config.evaluation.self_ensemble,
             row,
         });
     }
@@ -808,6 +842,7 @@ mod tests {
             protocols: vec!["random".into()],
             stage1: stage1.unwrap_or(key).into(),
             stages,
+            self_ensemble: false,
             row,
         }
     }

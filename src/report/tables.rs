@@ -830,10 +830,11 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Vec<P
             }
             let stem = format!("{}_{}", spec.name, file_stem(&protocol.replace(':', "-")));
             let caption = format!(
-                "{} ({}, {} occlusion; mean [95% bootstrap interval{}] over test images)",
+                "{} ({}, {} occlusion{}; mean [95% bootstrap interval{}] over test images)",
                 spec.title,
                 data.experiment,
                 protocol,
+                data.scoring().caption(),
                 match tables.resample {
                     Resample::Images => "",
                     Resample::Identities => ", resampling identities",
