@@ -653,6 +653,42 @@ fn report_of_a_real_experiment_has_every_file_and_renders_in_chromium() {
     assert!(!public.join("grids").exists());
     let page = std::fs::read_to_string(public.join("index.html")).expect("page");
     assert!(page.contains("--no-face-images") && !page.contains("grids/"));
+    // Written again over an older report: what this report does not write any more (the faces
+    // of a report with face images, a chart of a run no longer in the experiment) is removed
+    // from the folders the report owns; the user's own files beside them stay.
+    let written: Vec<_> = std::fs::read_dir(public.join("charts"))
+        .expect("charts")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    std::fs::create_dir_all(public.join("grids/random")).expect("mkdir");
+    std::fs::write(public.join("grids/random/face.png"), b"old face").expect("write");
+    std::fs::write(public.join("charts/curves_old_run.png"), b"old chart").expect("write");
+    std::fs::write(public.join("notes.txt"), b"mine").expect("write");
+    let rep = ofhnet()
+        .args([
+            "report",
+            "rep",
+            "--resamples",
+            "200",
+            "--no-face-images",
+            "--db",
+        ])
+        .arg(&db)
+        .arg("--out")
+        .arg(&public)
+        .output()
+        .expect("ofhnet report over an older one");
+    assert!(rep.status.success());
+    assert!(!public.join("grids").exists(), "old face images left");
+    assert!(!public.join("charts/curves_old_run.png").exists());
+    assert!(
+        public.join("notes.txt").is_file(),
+        "a user's file was removed"
+    );
+    for name in &written {
+        assert!(public.join("charts").join(name).is_file(), "{name:?}");
+    }
+    assert!(String::from_utf8_lossy(&rep.stdout).contains("removed 2 files"));
 
     // The same store and options give the same numbers, to the last digit, on every run.
     let again = tmp.path().join("again");

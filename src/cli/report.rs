@@ -105,6 +105,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         summary.files.len(),
         out.join("index.html").display()
     );
+    if !summary.removed.is_empty() {
+        println!(
+            "removed {} files of an older report in {} (not written by this one)",
+            summary.removed.len(),
+            out.display()
+        );
+    }
     if !summary.missing.is_empty() {
         println!("missing from the report:");
         for m in &summary.missing {

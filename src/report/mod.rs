@@ -522,7 +522,13 @@ pub struct ReportSummary {
     pub files: Vec<PathBuf>,
     /// What the report could not show, and why.
     pub missing: Vec<String>,
+    /// Files of an older report in the same folder that this one did not write (removed).
+    pub removed: Vec<PathBuf>,
 }
+
+/// The folders of a report directory that the report owns: files in them that a report did not
+/// write are an older report's, and are removed.
+const OWNED: [&str; 3] = ["tables", "charts", "grids"];
 
 /// Writes the whole report into `options.out`.
 pub fn write(data: &ReportData, options: &ReportOptions) -> Result<ReportSummary> {
@@ -562,7 +568,48 @@ pub fn write(data: &ReportData, options: &ReportOptions) -> Result<ReportSummary
             .unwrap_or(p.into())
     };
     summary.files = summary.files.iter().map(|p| strip(p)).collect();
+    let written: HashSet<&Path> = summary.files.iter().map(PathBuf::as_path).collect();
+    let mut removed = Vec::new();
+    for dir in OWNED {
+        remove_unwritten(out, Path::new(dir), &written, &mut removed)?;
+    }
+    summary.removed = removed;
     Ok(summary)
+}
+
+/// Removes the files under `out/rel` that are not in `written` (paths relative to `out`), and
+/// the folders left empty; records each removed file in `removed`.
+fn remove_unwritten(
+    out: &Path,
+    rel: &Path,
+    written: &HashSet<&Path>,
+    removed: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let dir = out.join(rel);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(&dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let path = rel.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if kind.is_dir() {
+            remove_unwritten(out, &path, written, removed)?;
+        } else if !written.contains(path.as_path()) {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            removed.push(path);
+        }
+    }
+    let empty = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .next()
+        .is_none();
+    if empty {
+        std::fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    }
+    Ok(())
 }
 
 /// A file name made of letters, digits, `-`, `_`, `=` and `.` only.
