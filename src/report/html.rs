@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::charts::Charts;
 use super::grids::Grids;
 use super::tables::{TABLE1, TABLE2, Tables, text_table};
-use super::{ReportData, ReportOptions, Scoring, file_stem, utc};
+use super::{ReportData, ReportOptions, file_stem, utc};
 use crate::harness::store::now;
 use crate::{Error, Result};
 
@@ -141,18 +141,7 @@ pub fn write(
         },
         options.bootstrap.seed,
         escape(&data.entities[data.reference].label),
-        match data.scoring() {
-            Scoring::OnePass => "",
-            Scoring::SelfEnsemble => {
-                " Every output is a flip self-ensemble: the mean of each stage's outputs on the \
-                 face and on its mirror image (<code>evaluation.self_ensemble</code>), for every \
-                 method and its IN+bicubic row; the paper scores one pass."
-            }
-            Scoring::Mixed => {
-                " Some runs are scored with the flip self-ensemble \
-                 (<code>evaluation.self_ensemble</code>) and some in one pass: compare with care."
-            }
-        },
+        data.scoring().sentence(),
     ));
     if !missing.is_empty() {
         h.push_str("<div class=\"missing\"><b>Missing from this report</b><ul>\n");

@@ -86,6 +86,22 @@ impl Scoring {
             Scoring::Mixed => ", some runs with the flip self-ensemble",
         }
     }
+
+    /// The sentence that the HTML page's header adds: empty for the single pass.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Scoring::OnePass => "",
+            Scoring::SelfEnsemble => {
+                " Every output is a flip self-ensemble: the mean of each stage's outputs on the \
+                 face and on its mirror image (<code>evaluation.self_ensemble</code>), for every \
+                 method and its IN+bicubic row; the paper scores one pass."
+            }
+            Scoring::Mixed => {
+                " Some runs are scored with the flip self-ensemble \
+                 (<code>evaluation.self_ensemble</code>) and some in one pass: compare with care."
+            }
+        }
+    }
 }
 
 /// One row of the tables: a method under one configuration, over its seeds.
