@@ -505,7 +505,13 @@ fn override_field(value: &mut serde_json::Value, o: &Override) -> Result<()> {
                     *axes = serde_json::json!({});
                 }
                 if let Some(axes) = axes.as_object_mut() {
-                    axes.insert(axis.to_string(), o.value.clone());
+                    // `null` takes the axis out (a scale file that sets a field for every run
+                    // drops the file's axis over it; no such axis: nothing to do).
+                    if o.value.is_null() {
+                        axes.remove(axis);
+                    } else {
+                        axes.insert(axis.to_string(), o.value.clone());
+                    }
                     return Ok(());
                 }
             }
@@ -752,6 +758,59 @@ mod tests {
         assert!(e.to_string().contains("PATH=VALUE"), "{e}");
         let e = Override::parse_set("stages.stage2.lr=.nan").expect_err("NaN");
         assert!(e.to_string().contains("not a finite number"), "{e}");
+    }
+
+    /// An axis beats the stage block that an override sets (the file's own rule: axes apply on
+    /// top of the blocks), so a scale that sets a swept field for every run takes the axis out
+    /// with `sweep.zip.AXIS: null`; other axes, and files without that axis, are left alone.
+    #[test]
+    fn an_axis_set_to_null_by_an_override_is_gone() {
+        let base = "name: o\n\
+            data: {prepared: d, source: {synth: {count: 20}}}\n\
+            stages: {stage1: {steps: 2}, stage2: {steps: 2}}\n\
+            sweep:\n  zip:\n    method: [{type: ofhnet, preset: tiny}, {type: in_vdsr, preset: tiny}]\n    \
+            stages.stage2.steps: [40, 80]\n    stages.stage2.batch_size: [8, 4]\n";
+        let path = Path::new("o.yaml");
+        let exp = parse(base, path).expect("base");
+        let stage2 = |sets: &[&str]| -> Vec<(Option<usize>, usize)> {
+            let overrides: Vec<Override> = sets
+                .iter()
+                .map(|s| Override::parse_set(s).expect("set"))
+                .collect();
+            let exp = apply_overrides(&exp, &overrides, path).expect("apply");
+            crate::harness::sweep::expand(&exp)
+                .expect("expand")
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.config.stages.stage2.steps,
+                        r.config.stages.stage2.batch_size,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(stage2(&[]), [(Some(40), 8), (Some(80), 4)]);
+        assert_eq!(
+            stage2(&["stages.stage2={steps: 3}"]),
+            [(Some(40), 8), (Some(80), 4)]
+        );
+        assert_eq!(
+            stage2(&[
+                "stages.stage2={steps: 3}",
+                "sweep.zip.stages.stage2.steps=null"
+            ]),
+            [(Some(3), 8), (Some(3), 4)]
+        );
+        let d = crate::train::config::StageSpec::default().batch_size;
+        assert_eq!(
+            stage2(&[
+                "stages.stage2={epochs: 2}",
+                "sweep.zip.stages.stage2.steps=null",
+                "sweep.zip.stages.stage2.batch_size=null",
+                "sweep.zip.stages.stage2.lr=null",
+            ]),
+            [(None, d), (None, d)]
+        );
     }
 
     #[test]
