@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::tables::Tables;
-use super::{ReportData, file_stem};
+use super::{ReportData, file_stem, run_file_stem};
 use crate::metrics::Metric;
 use crate::{Error, Result};
 
@@ -705,7 +705,7 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
             series,
             log_y,
         };
-        let stem = format!("curves_{}", file_stem(&run.row.name));
+        let stem = format!("curves_{}", run_file_stem(&run.row.name, &run.row.key));
         push(&mut out, title, "curves", write_lines(dir, &stem, &chart)?);
     }
 

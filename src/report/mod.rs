@@ -641,6 +641,35 @@ pub fn file_stem(name: &str) -> String {
         .collect()
 }
 
+/// The longest file stem [`run_file_stem`] writes as it is.
+pub const MAX_RUN_STEM: usize = 96;
+
+/// A run's file stem: [`file_stem`] of its name, or, for a name longer than [`MAX_RUN_STEM`]
+/// (a sweep of many axes names its runs by all of them), its first 72 characters (cut at a separator), its last
+/// value (the seed) and the run key's first 12 digits: a path that every file system and checkout takes (a component is at
+/// most 255 bytes, and Windows' paths 260 characters), still unique and still readable.
+pub fn run_file_stem(name: &str, key: &str) -> String {
+    let stem = file_stem(name);
+    if stem.len() <= MAX_RUN_STEM {
+        return stem;
+    }
+    // Cut at the name's last separator (`,` between values, `+` inside a block) within 72
+    // characters, so that no value is cut in two.
+    let head: String = name.chars().take(72).collect();
+    let head = match head.rfind([',', '+']) {
+        Some(i) if i > 0 => file_stem(&head[..i]),
+        _ => file_stem(&head),
+    };
+    // The last value (the seed) is worth keeping in sight.
+    let tail = name
+        .rsplit(',')
+        .next()
+        .filter(|t| t.len() <= 12)
+        .map(|t| format!("-{}", file_stem(t)))
+        .unwrap_or_default();
+    format!("{head}{tail}-{}", file_stem(&key[..key.len().min(12)]))
+}
+
 /// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
 pub fn utc(seconds: f64) -> String {
     let s = seconds.floor() as i64;
@@ -908,6 +937,30 @@ mod tests {
             self_ensemble: false,
             row,
         }
+    }
+
+    /// A short run name is its file stem as it is; a long one (table1.yaml's OFHNet runs are
+    /// named by eight swept values) is cut to a stem that any checkout takes, told apart by key.
+    #[test]
+    fn a_long_run_name_gets_a_short_stem_that_the_key_keeps_unique() {
+        assert_eq!(
+            run_file_stem("weight=0.01,seed=0", "0123456789abcdef"),
+            "weight=0.01_seed=0"
+        );
+        let long = format!("method=ofhnet,{},seed=0", "stage2.batch_size=8,".repeat(10));
+        let a = run_file_stem(&long, "0123456789abcdef");
+        let b = run_file_stem(&long.replace("seed=0", "seed=1"), "fedcba9876543210");
+        assert!(
+            a.len() <= MAX_RUN_STEM && b.len() <= MAX_RUN_STEM,
+            "{a} {b}"
+        );
+        assert!(a.starts_with("method=ofhnet_stage2.batch_size=8"), "{a}");
+        assert!(
+            a.contains("batch_size=8-seed=0"),
+            "no value cut in two: {a}"
+        );
+        assert!(a.ends_with("-seed=0-0123456789ab"), "{a}");
+        assert_ne!(a, b);
     }
 
     #[test]
