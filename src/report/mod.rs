@@ -645,9 +645,10 @@ pub fn file_stem(name: &str) -> String {
 pub const MAX_RUN_STEM: usize = 96;
 
 /// A run's file stem: [`file_stem`] of its name, or, for a name longer than [`MAX_RUN_STEM`]
-/// (a sweep of many axes names its runs by all of them), its first 72 characters (cut at a separator), its last
-/// value (the seed) and the run key's first 12 digits: a path that every file system and checkout takes (a component is at
-/// most 255 bytes, and Windows' paths 260 characters), still unique and still readable.
+/// (a sweep of many axes names its runs by all of them), its first 72 characters (cut at a
+/// separator), its last value (the seed) and the run key's first 12 digits: a path that every
+/// file system and checkout takes (a component is at most 255 bytes, and Windows' paths 260
+/// characters), still unique and still readable.
 pub fn run_file_stem(name: &str, key: &str) -> String {
     let stem = file_stem(name);
     if stem.len() <= MAX_RUN_STEM {
@@ -667,7 +668,8 @@ pub fn run_file_stem(name: &str, key: &str) -> String {
         .filter(|t| t.len() <= 12)
         .map(|t| format!("-{}", file_stem(t)))
         .unwrap_or_default();
-    format!("{head}{tail}-{}", file_stem(&key[..key.len().min(12)]))
+    let key: String = key.chars().take(12).collect();
+    format!("{head}{tail}-{}", file_stem(&key))
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
