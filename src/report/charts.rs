@@ -513,6 +513,16 @@ fn bar(tables: &Tables, entity: usize, protocol: &str, metric: Metric) -> Option
     })
 }
 
+/// A run as its table row and seed (`ofhnet, seed 0`): shorter than the run's name, which spells
+/// out every swept value; the name where no row holds the run.
+fn short_run_label(data: &ReportData, run: &super::RunInfo) -> String {
+    data.entities
+        .iter()
+        .find(|e| e.method == run.method && e.runs.iter().any(|(_, k)| k == &run.row.key))
+        .map(|e| format!("{}, seed {}", e.label, run.row.seed))
+        .unwrap_or_else(|| run.row.name.clone())
+}
+
 /// Writes every chart the experiment's protocols and curves allow into `dir`.
 pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Charts> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -693,7 +703,13 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
             }
         }
         let log_y = series.iter().all(|s| s.1.iter().all(|p| p.1.mean > 0.0));
-        let title = format!("{}: training curves of {}", data.experiment, run.row.name);
+        // A name of many swept values is wider than the chart: its row and seed instead.
+        let who = if run.row.name.len() > super::MAX_RUN_STEM {
+            short_run_label(data, run)
+        } else {
+            run.row.name.clone()
+        };
+        let title = format!("{}: training curves of {who}", data.experiment);
         let chart = LineChart {
             title: title.clone(),
             x_desc: "step".into(),
@@ -732,16 +748,8 @@ pub fn write_all(data: &ReportData, tables: &Tables, dir: &Path) -> Result<Chart
                 })
                 .collect();
             if !line.is_empty() {
-                // The run's table row and its seed: shorter than the run's name, which spells
-                // out every swept value (a legend as wide as the chart hides lines).
-                let name = data
-                    .entities
-                    .iter()
-                    .find(|e| {
-                        e.method == run.method && e.runs.iter().any(|(_, k)| k == &run.row.key)
-                    })
-                    .map(|e| format!("{}, seed {}", e.label, run.row.seed))
-                    .unwrap_or_else(|| run.row.name.clone());
+                // A legend as wide as the chart hides lines.
+                let name = short_run_label(data, run);
                 let label = if run.row.status == crate::harness::store::RunStatus::Pruned {
                     format!("{name} (pruned)")
                 } else {
