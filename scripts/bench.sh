@@ -27,7 +27,10 @@
 # Each ofhnet CPU build also runs as `flex-unfused` / `tch-cpu-unfused`: the same binary with
 # OFHNET_FUSED_OPS=0, i.e. burn's own batch norm, ReLU and convolution backward instead of
 # src/nets/fused.rs, so that the table shows what the fused operations buy (skip with
-# --no-unfused). `evaluate` and `hallucinate` (minutes per round) run on flex, tch-cpu and
+# --no-unfused). `tch-cpu-glibc` is the tch binary at glibc's default malloc settings (ofhnet
+# tunes malloc for itself at start-up, src/alloc.rs), so that tch-cpu / pytorch-malloc compares
+# both tuned and tch-cpu-glibc / pytorch both at glibc's defaults.
+# `evaluate` and `hallucinate` (minutes per round) run on flex, tch-cpu and
 # pytorch only: inference has no backward pass for the fused operations to change, and the
 # malloc variant is a training-step question.
 # At the end, `ofhnet bench harness` times the harness's overhead (sweep, metric rows, report).
@@ -81,6 +84,7 @@ if [ "$use_tch" = 1 ] || [ "$gpu" = 1 ]; then
     export LD_LIBRARY_PATH="$torch_lib:${LD_LIBRARY_PATH:-}"
     [ "$use_tch" = 1 ] && impls+=("tch-cpu")
     [ "$use_tch" = 1 ] && [ "$unfused" = 1 ] && impls+=("tch-cpu-unfused")
+    [ "$use_tch" = 1 ] && impls+=("tch-cpu-glibc")
   else
     echo "the burn-tch build failed; benchmarking without it" >&2
   fi
@@ -113,6 +117,9 @@ run_one() { # impl work
     flex-unfused) OFHNET_FUSED_OPS=0 "$flex_bin" --device cpu bench step "${args[@]}" ;;
     tch-cpu) "$tch_bin" --device tch-cpu bench step "${args[@]}" ;;
     tch-cpu-unfused) OFHNET_FUSED_OPS=0 "$tch_bin" --device tch-cpu bench step "${args[@]}" ;;
+    # glibc's own malloc settings: a GLIBC_TUNABLES in the environment (empty: glibc's defaults)
+    # makes ofhnet leave malloc alone (src/alloc.rs), as PyTorch's `pytorch` row runs.
+    tch-cpu-glibc) GLIBC_TUNABLES= "$tch_bin" --device tch-cpu bench step "${args[@]}" ;;
     tch-cuda) "$tch_bin" --device tch-cuda:0 bench step "${args[@]}" ;;
     cuda) "$cuda_bin" --device cuda:0 bench step "${args[@]}" ;;
     pytorch) "$py" benches/reference/ofhnet_ref.py step "${args[@]}" --threads "$threads" ;;
@@ -138,6 +145,7 @@ for ((r = 1; r <= rounds; r++)); do
     for impl in "${order[@]}"; do
       case "$work:$impl" in
         evaluate:*-unfused | hallucinate:*-unfused | evaluate:pytorch-malloc | hallucinate:pytorch-malloc) continue ;;
+        evaluate:tch-cpu-glibc | hallucinate:tch-cpu-glibc) continue ;;
       esac
       echo "round $r/$rounds: $work on $impl" >&2
       json=$(run_one "$impl" "$work" | tr -d '\n')
@@ -178,7 +186,7 @@ for line in open(rows):
 works = list(dict.fromkeys(w for w, _ in times))
 impls = list(dict.fromkeys(i for _, i in times))
 ref = {"pytorch": "pytorch", "flex": "pytorch", "tch-cpu": "pytorch", "pytorch-malloc": "pytorch",
-       "flex-unfused": "pytorch", "tch-cpu-unfused": "pytorch",
+       "flex-unfused": "pytorch", "tch-cpu-unfused": "pytorch", "tch-cpu-glibc": "pytorch",
        "tch-cuda": "pytorch-cuda", "cuda": "pytorch-cuda", "pytorch-cuda": "pytorch-cuda"}
 batch = {"stage1": 64, "infer1": 1, "evaluate": 660, "hallucinate": 1000}
 head = ["work", "batch"] + [f"{i} median s" for i in impls] + \
@@ -228,7 +236,10 @@ mean ofhnet is faster than PyTorch. Peak MiB: the process's peak resident set (V
   `pytorch` is the reference with PyTorch's defaults; `pytorch-malloc` (training rows only) is the same
   reference with the glibc malloc settings that ofhnet applies to itself at start-up
   (`src/alloc.rs`: no mmap below 1 GiB, no trimming, 256 MiB top pad), to show how much of a
-  difference is the allocator. Ratios are against `pytorch`.
+  difference is the allocator; `tch-cpu-glibc` (training rows only) is the tch binary left at
+  glibc's default malloc settings (`GLIBC_TUNABLES` set, empty), as `pytorch` runs. So
+  `tch-cpu` / `pytorch` compares each as it ships, `tch-cpu` against `pytorch-malloc` both tuned,
+  and `tch-cpu-glibc` / `pytorch` both at glibc's defaults. Ratios are against `pytorch`.
 - Command: `{cmdline}` ({wall} s in all).
 
 {table}

@@ -111,6 +111,11 @@ pub struct EnqueueArgs {
     /// Print the expanded runs without touching the store.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also write each run's training configuration to DIR/KEY.yaml, for `ofhnet train
+    /// --config` (to train or debug one run outside the harness; scripts/fused-check.sh reads
+    /// one). Runs whose method trains no network are left out.
+    #[arg(long, value_name = "DIR")]
+    pub write_configs: Option<PathBuf>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -290,6 +295,9 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<()> {
     let exp = args.experiment.load()?;
     let file = &args.experiment.experiment;
     let runs = check_runs(&exp, file)?;
+    if let Some(dir) = &args.write_configs {
+        write_train_configs(&exp, file, &runs, dir)?;
+    }
     if args.dry_run {
         println!("{}: {} runs", exp.name, runs.len());
         for r in &runs {
@@ -314,6 +322,46 @@ pub fn enqueue(args: &EnqueueArgs) -> anyhow::Result<()> {
         }
     );
     print_enqueue_changes(&report);
+    Ok(())
+}
+
+/// Writes the training configuration of each run that trains a network to `dir/KEY.yaml`, headed
+/// by what the file leaves to the command line: the data and the semantic loss's landmark network
+/// (the worker trains that one from `landmarks.loss`, so the file names none).
+fn write_train_configs(
+    exp: &Experiment,
+    file: &Path,
+    runs: &[RunSpec],
+    dir: &Path,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = 0;
+    for r in runs.iter().filter(|r| r.config.method.trains_stage2()) {
+        let config = r.config.train_config(r.seed);
+        let yaml = serde_yaml::to_string(&config)
+            .with_context(|| format!("run `{}`: writing its configuration", r.name))?;
+        let mut head = format!(
+            "# Training configuration of run {} of experiment `{}` ({}):\n#   {}\n\
+             # Train it alone: ofhnet train --config THIS --data {} --out DIR",
+            r.key,
+            exp.name,
+            file.display(),
+            r.name,
+            exp.data.prepared.display(),
+        );
+        if config.losses.semantic.is_some() {
+            head.push_str(" --semantic-net LANDMARKS\n# (LANDMARKS: a network from `ofhnet landmarks train --role loss`, as the\n# experiment's `landmarks.loss` block trains it)");
+        }
+        let path = dir.join(format!("{}.yaml", r.key));
+        std::fs::write(&path, format!("{head}\n{yaml}"))
+            .with_context(|| format!("writing {}", path.display()))?;
+        written += 1;
+    }
+    println!(
+        "{}: wrote {written} training configurations to {}",
+        exp.name,
+        dir.display()
+    );
     Ok(())
 }
 

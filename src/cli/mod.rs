@@ -96,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // tools do, instead of panicking on the closed pipe. Workers keep the default.
         crate::interrupt::exit_quietly_on_closed_pipe();
     }
+    crate::nets::fused::check_env()?;
     match &cli.command {
         Command::Data(cmd) => data::run(cmd),
         Command::Metrics(args) => metrics::run(args),

@@ -46,19 +46,27 @@ pub struct TrainArgs {
     /// Stage 2 batch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Log the losses every this many steps, in both stages (train_log.csv).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_every: Option<u64>,
     /// Turn the semantic structure loss on with this trained landmark network (a directory
     /// from `ofhnet landmarks train --role loss`).
     #[arg(long)]
     pub semantic_net: Option<PathBuf>,
-    /// Weight of the semantic structure loss.
-    #[arg(long, default_value_t = 1.0)]
-    pub semantic_weight: f64,
+    /// Weight of the semantic structure loss (default: the --config file's, else 1).
+    #[arg(long)]
+    pub semantic_weight: Option<f64>,
     /// Reuse this trained InpaintNet (an inpaint.bpk) instead of training stage 1.
     #[arg(long)]
     pub inpaint_from: Option<PathBuf>,
     /// Continue from the last checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
+    /// Stop each stage after this many steps of this invocation (a checkpoint is written), with
+    /// the stage's schedule (learning rate, warmup, validation) as the configuration's full length
+    /// sets it; `--resume` continues. For a first look at a long run, or a time-sliced one.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stop_after: Option<u64>,
 }
 
 /// Reads a training configuration from YAML or JSON, naming the file, line and field on error.
@@ -105,11 +113,27 @@ impl TrainArgs {
         if let Some(b) = self.batch_size {
             c.stage2.batch_size = b;
         }
+        if let Some(n) = self.log_every {
+            c.stage1.log_every = n as usize;
+            c.stage2.log_every = n as usize;
+        }
         if let Some(net) = &self.semantic_net {
+            let weight = self
+                .semantic_weight
+                .or(c.losses.semantic.as_ref().map(|b| b.weight))
+                .unwrap_or(1.0);
             c.losses.semantic = Some(crate::train::config::SemanticBlock {
-                weight: self.semantic_weight,
+                weight,
                 network: Some(net.clone()),
             });
+        } else if let Some(weight) = self.semantic_weight {
+            match c.losses.semantic.as_mut() {
+                Some(block) => block.weight = weight,
+                None => anyhow::bail!(
+                    "--semantic-weight: no semantic loss to weigh (name its landmark network \
+                     with --semantic-net or in the --config file)"
+                ),
+            }
         }
         c.validate()?;
         Ok(c)
@@ -136,6 +160,7 @@ pub fn run(args: &TrainArgs, device_spec: crate::device::DeviceSpec) -> anyhow::
         resume: args.resume,
         inpaint_from: args.inpaint_from.clone(),
         validate,
+        stop_after: args.stop_after.map(|n| n as usize),
         ..TrainOptions::default()
     };
     let bar = progress_bar(0, "training");
@@ -156,6 +181,8 @@ fn print_report(report: &TrainReport, seconds: f64, out: &Path, device: crate::d
     for (name, r) in [("stage 1", &report.stage1), ("stage 2", &report.stage2)] {
         if r.skipped {
             println!("{name}: already done (reused)");
+        } else if r.total_steps == 0 {
+            println!("{name}: not started (stage 1 stopped first)");
         } else {
             let terms: Vec<String> = r
                 .last_terms
@@ -169,6 +196,9 @@ fn print_report(report: &TrainReport, seconds: f64, out: &Path, device: crate::d
                 r.images_per_s,
                 terms.join(", ")
             );
+            if !r.finished {
+                println!("{name}: stopped before its last step; --resume continues it");
+            }
         }
     }
     println!("model in {} ({seconds:.1}s)", out.display());

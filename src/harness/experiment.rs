@@ -749,6 +749,20 @@ mod tests {
         assert!(exp.evaluation.self_ensemble);
     }
 
+    /// `enqueue --write-configs` writes a run's training configuration as YAML for `ofhnet
+    /// train --config`: it reads back as the same configuration (baseline and OFHNet alike).
+    #[test]
+    fn a_runs_training_configuration_reads_back_from_yaml() {
+        let exp = with(&["stages.stage2.warmup_steps=3"]).expect("apply");
+        for run in crate::harness::sweep::expand(&exp).expect("expand") {
+            let config = run.config.train_config(run.seed);
+            let yaml = serde_yaml::to_string(&config).expect("write");
+            let back: TrainConfig = serde_yaml::from_str(&yaml).expect("read back");
+            assert_eq!(back, config, "{}", run.name);
+            assert_eq!(back.stage2.warmup_steps, Some(3));
+        }
+    }
+
     #[test]
     fn set_parses_path_and_yaml_value_and_refuses_what_is_not() {
         let o = Override::parse_set(" stages.stage2.lr = 0.004").expect("parse");

@@ -1142,12 +1142,76 @@ impl<B: FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 }
 
-/// Whether [`batch_norm`], [`relu`] and [`conv2d`] take the fused operations: yes, unless the
-/// environment sets `OFHNET_FUSED_OPS=0`, which gives burn's own implementations (read once per
-/// process), so that one binary can train both ways for an A/B check (`scripts/fused-check.sh`).
-pub fn enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var("OFHNET_FUSED_OPS").map_or(true, |v| v.trim() != "0"))
+/// One of the fused operations, as `OFHNET_FUSED_OPS` names it (in [`Op::ALL`]'s order, which
+/// indexes [`parse_fused_ops`]' answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// [`batch_norm`] (`batch_norm`).
+    BatchNorm,
+    /// [`relu`] (`relu`).
+    Relu,
+    /// [`conv2d`] (`conv`).
+    Conv,
+}
+
+impl Op {
+    const ALL: [Op; 3] = [Op::BatchNorm, Op::Relu, Op::Conv];
+
+    fn name(self) -> &'static str {
+        match self {
+            Op::BatchNorm => "batch_norm",
+            Op::Relu => "relu",
+            Op::Conv => "conv",
+        }
+    }
+}
+
+/// Reads `OFHNET_FUSED_OPS`: unset or `1`, every operation fused; `0`, none (burn's own
+/// implementations); or a comma-separated list of `batch_norm`, `relu` and `conv`, those only
+/// (to see which operation moves a result). `Err` names an unknown word.
+pub fn parse_fused_ops(value: Option<&str>) -> std::result::Result<[bool; 3], String> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok([true; 3]);
+    };
+    match value {
+        "" | "1" => return Ok([true; 3]),
+        "0" => return Ok([false; 3]),
+        _ => {}
+    }
+    let mut on = [false; 3];
+    for word in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let i = Op::ALL
+            .iter()
+            .position(|op| op.name() == word)
+            .ok_or_else(|| {
+                format!(
+                    "`{value}`: unknown operation `{word}` (expected 0, 1 or a \
+                 comma-separated list of batch_norm, relu, conv)"
+                )
+            })?;
+        on[i] = true;
+    }
+    Ok(on)
+}
+
+/// Checks `OFHNET_FUSED_OPS` (the binary calls it at start-up, so a typo stops it at once
+/// rather than silently training both ways alike).
+pub fn check_env() -> crate::Result<()> {
+    parse_fused_ops(std::env::var("OFHNET_FUSED_OPS").ok().as_deref())
+        .map(|_| ())
+        .map_err(|message| crate::Error::invalid("OFHNET_FUSED_OPS", message))
+}
+
+/// Whether `op` takes the fused operation: yes, unless `OFHNET_FUSED_OPS` (read once per
+/// process, see [`parse_fused_ops`]) leaves it out, which gives burn's own implementation, so
+/// that one binary can train both ways for an A/B check (`scripts/fused-check.sh`). A value
+/// that does not parse fuses everything ([`check_env`] refuses it first in the binary).
+pub fn enabled(op: Op) -> bool {
+    static ENABLED: std::sync::OnceLock<[bool; 3]> = std::sync::OnceLock::new();
+    let on = ENABLED.get_or_init(|| {
+        parse_fused_ops(std::env::var("OFHNET_FUSED_OPS").ok().as_deref()).unwrap_or([true; 3])
+    });
+    on[op as usize]
 }
 
 /// `conv.forward(x)` of `burn::nn::conv::Conv2d` (the same padding rule, module and records) on
@@ -1161,7 +1225,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Valid => [(0, 0), (0, 0)],
         PaddingConfig2d::Same => return conv.forward(x),
     };
-    let Some(bias) = conv.bias.as_ref().filter(|_| enabled()) else {
+    let Some(bias) = conv.bias.as_ref().filter(|_| enabled(Op::Conv)) else {
         return conv.forward(x);
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
@@ -1176,7 +1240,7 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `max(x, 0)` through [`FusedOps::fused_relu`] (LibTorch: `relu` forward, `threshold_backward`
 /// backward).
 pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    match enabled() {
+    match enabled(Op::Relu) {
         true => fused_relu(x),
         false => burn::tensor::activation::relu(x),
     }
@@ -1190,7 +1254,7 @@ fn fused_relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// the running-statistics update) when the device records gradients and `bn` is training, the
 /// running statistics otherwise.
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
-    match enabled() {
+    match enabled(Op::BatchNorm) {
         true => fused_batch_norm(bn, x),
         false => bn.forward(x),
     }
@@ -1339,6 +1403,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fused_ops_setting_names_operations_and_refuses_typos() {
+        assert_eq!(parse_fused_ops(None), Ok([true; 3]));
+        assert_eq!(parse_fused_ops(Some(" 1 ")), Ok([true; 3]));
+        assert_eq!(parse_fused_ops(Some("0")), Ok([false; 3]));
+        assert_eq!(parse_fused_ops(Some("relu, conv")), Ok([false, true, true]));
+        assert_eq!(
+            parse_fused_ops(Some("batch_norm")),
+            Ok([true, false, false])
+        );
+        let e = parse_fused_ops(Some("relu,batchnorm")).expect_err("a typo");
+        assert!(e.contains("`batchnorm`"), "{e}");
     }
 
     #[test]
