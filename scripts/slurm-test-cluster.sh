@@ -24,9 +24,19 @@ dir=$(cd "$dir" && pwd)
 conf="$dir/slurm.conf"
 
 stop() {
+  local pid
   for d in slurmd slurmctld munged; do
     if [ -f "$dir/$d.pid" ]; then
-      kill "$(cat "$dir/$d.pid")" 2>/dev/null || true
+      pid=$(cat "$dir/$d.pid")
+      kill "$pid" 2>/dev/null || true
+      # slurmctld saves its state into DIR on the way out: wait (up to 10 s) until it is gone,
+      # so that the caller can remove DIR (CI's removal during the save once failed with
+      # "Directory not empty").
+      for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      kill -9 "$pid" 2>/dev/null || true
       rm -f "$dir/$d.pid"
     fi
   done
